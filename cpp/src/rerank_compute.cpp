@@ -1,0 +1,342 @@
+// librerank_compute: formulas and contracts are documented in facev3/rerank_compute.h.
+#include "facev3/rerank_compute.h"
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <numeric>
+#include <vector>
+
+#include "dot_kernels.h"
+
+namespace {
+
+using facev3::dot_kernels;
+
+struct Failure {
+    rerank_status status;
+};
+
+[[noreturn]] void fail(rerank_status status) { throw Failure{status}; }
+
+// Every entry point runs its body through this: C++ errors become a status, never cross the ABI.
+template <class Body>
+int guarded(Body &&body) {
+    try {
+        body();
+        return RERANK_OK;
+    } catch (const Failure &f) {
+        return f.status;
+    } catch (const std::bad_alloc &) {
+        return RERANK_ERR_OUT_OF_MEMORY;
+    } catch (...) {
+        return RERANK_ERR_INTERNAL;
+    }
+}
+
+// A row-strided float32 matrix view.
+struct Rows {
+    const float *data;
+    size_t count, dim, stride;
+    const float *row(size_t i) const { return data + i * stride; }
+};
+
+Rows checked_rows(const float *data, size_t count, size_t dim, size_t stride) {
+    if (data == nullptr) fail(RERANK_ERR_NULL_POINTER);
+    if (count == 0 || dim == 0) fail(RERANK_ERR_EMPTY);
+    if (stride < dim) fail(RERANK_ERR_BAD_STRIDE);
+    return Rows{data, count, dim, stride};
+}
+
+void check_squared_norm(float nn) {
+    if (!std::isfinite(nn)) fail(RERANK_ERR_NON_FINITE);
+    if (nn <= 0.0f) fail(RERANK_ERR_ZERO_VECTOR);
+}
+
+float clamp_unit(float x) { return std::min(1.0f, std::max(-1.0f, x)); }
+
+// out[q * n + i] = cosine(queries[q], candidates[i]); |c|^2 comes fused with the first query's dot.
+void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
+    const auto &k = dot_kernels();
+    std::vector<float> inv_query_norm(queries.count);
+    for (size_t q = 0; q < queries.count; ++q) {
+        float nn = k.dot(queries.row(q), queries.row(q), queries.dim);
+        check_squared_norm(nn);
+        inv_query_norm[q] = 1.0f / std::sqrt(nn);
+    }
+    const size_t n = candidates.count;
+    for (size_t i = 0; i < n; ++i) {
+        const float *c = candidates.row(i);
+        float dot0, cc;
+        k.dot_and_norm(queries.row(0), c, candidates.dim, &dot0, &cc);
+        check_squared_norm(cc);
+        const float inv_c = 1.0f / std::sqrt(cc);
+        out[i] = clamp_unit(dot0 * inv_query_norm[0] * inv_c);
+        for (size_t q = 1; q < queries.count; ++q)
+            out[q * n + i] = clamp_unit(k.dot(queries.row(q), c, candidates.dim) * inv_query_norm[q] * inv_c);
+    }
+}
+
+void check_calibration(const rerank_calibration *cal) {
+    if (cal == nullptr) fail(RERANK_ERR_NULL_POINTER);
+    if (!std::isfinite(cal->threshold) || !std::isfinite(cal->scale) || cal->scale <= 0.0f)
+        fail(RERANK_ERR_BAD_PARAMETER);
+}
+
+float calibrated(float similarity, const rerank_calibration &cal) {
+    return 1.0f / (1.0f + std::exp(-cal.scale * (similarity - cal.threshold)));
+}
+
+void check_options(const rerank_options *o) {
+    if (o == nullptr) fail(RERANK_ERR_NULL_POINTER);
+    const bool ok = o->method >= RERANK_METHOD_COSINE && o->method <= RERANK_METHOD_QUERY_EXPANSION &&
+                    o->match_threshold >= 0.0f && o->match_threshold <= 1.0f && o->k1 >= 1 &&
+                    o->k2 >= 1 && o->lambda_value >= 0.0f && o->lambda_value <= 1.0f && o->qe_k >= 1 &&
+                    o->qe_alpha >= 0.0f && std::isfinite(o->qe_alpha);  // NaNs fail the range tests
+    if (!ok) fail(RERANK_ERR_BAD_PARAMETER);
+}
+
+// Indices 0..n-1 by value descending, equal values by index; only the first `count` are sorted.
+std::vector<int64_t> best_first(const float *values, size_t n, size_t count) {
+    std::vector<int64_t> idx(n);
+    std::iota(idx.begin(), idx.end(), 0);
+    auto better = [values](int64_t a, int64_t b) {
+        return values[a] > values[b] || (values[a] == values[b] && a < b);
+    };
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(count), idx.end(), better);
+    idx.resize(count);
+    return idx;
+}
+
+// ---- k-reciprocal re-ranking (Zhong et al. 2017) over {query} U candidates -------------------
+
+class KReciprocal {
+  public:
+    KReciprocal(const float *query, const Rows &candidates, const rerank_options &o)
+        : m_(candidates.count + 1), dist_(m_ * m_) {
+        normalize_all(query, candidates);
+        pairwise_distances(candidates.dim);
+        const size_t k1 = std::min<size_t>(o.k1, m_ - 1);
+        const size_t k2 = std::min<size_t>(o.k2, m_);
+        ranked_ = std::max(k1 + 1, k2);
+        rank_neighbours();
+        encode(k1, k2);
+        lambda_ = o.lambda_value;
+    }
+
+    // similarity[g] for candidate g = 1 - d*(query, g) / 2.
+    void similarity(float *out) const {
+        const float *vq = &v_[0];
+        for (size_t g = 1; g < m_; ++g) {
+            const float *vg = &v_[g * m_];
+            double lo = 0.0, hi = 0.0;
+            for (size_t j = 0; j < m_; ++j) {
+                lo += std::min(vq[j], vg[j]);
+                hi += std::max(vq[j], vg[j]);
+            }
+            const double jaccard = hi > 0.0 ? 1.0 - lo / hi : 1.0;
+            const double d = (1.0 - lambda_) * jaccard + lambda_ * dist_[g];
+            out[g - 1] = static_cast<float>(1.0 - d / 2.0);
+        }
+    }
+
+  private:
+    void normalize_all(const float *query, const Rows &c) {
+        const auto &k = dot_kernels();
+        dim_ = c.dim;
+        unit_.resize(m_ * dim_);
+        for (size_t i = 0; i < m_; ++i) {
+            const float *x = i == 0 ? query : c.row(i - 1);
+            const float nn = k.dot(x, x, dim_);
+            check_squared_norm(nn);
+            const float inv = 1.0f / std::sqrt(nn);
+            for (size_t j = 0; j < dim_; ++j) unit_[i * dim_ + j] = x[j] * inv;
+        }
+    }
+
+    void pairwise_distances(size_t dim) {
+        const auto &k = dot_kernels();
+        for (size_t i = 0; i < m_; ++i) {
+            dist_[i * m_ + i] = 0.0f;
+            for (size_t j = i + 1; j < m_; ++j) {
+                const float cos = clamp_unit(k.dot(&unit_[i * dim], &unit_[j * dim], dim));
+                dist_[i * m_ + j] = dist_[j * m_ + i] = 2.0f - 2.0f * cos;
+            }
+        }
+    }
+
+    // rank_[i * ranked_ + r]: the r-th nearest item of i (distance, then index).
+    void rank_neighbours() {
+        rank_.resize(m_ * ranked_);
+        std::vector<int64_t> idx(m_);
+        for (size_t i = 0; i < m_; ++i) {
+            const float *d = &dist_[i * m_];
+            std::iota(idx.begin(), idx.end(), 0);
+            std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(ranked_), idx.end(),
+                              [d](int64_t a, int64_t b) { return d[a] < d[b] || (d[a] == d[b] && a < b); });
+            std::copy(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(ranked_), &rank_[i * ranked_]);
+        }
+    }
+
+    const int64_t *nearest(size_t i) const { return &rank_[i * ranked_]; }
+
+    // R(i, k): members of N(i, k) that have i in their own N(., k).
+    std::vector<int64_t> reciprocal(size_t i, size_t k) const {
+        std::vector<int64_t> out;
+        for (size_t r = 0; r <= k; ++r) {
+            const int64_t j = nearest(i)[r];
+            const int64_t *back = nearest(static_cast<size_t>(j));
+            if (std::find(back, back + k + 1, static_cast<int64_t>(i)) != back + k + 1) out.push_back(j);
+        }
+        return out;
+    }
+
+    void encode(size_t k1, size_t k2) {
+        const size_t half = (k1 + 1) / 2;
+        std::vector<float> v(m_ * m_, 0.0f);
+        std::vector<char> in_r(m_), in_expanded(m_);
+        for (size_t i = 0; i < m_; ++i) {
+            const std::vector<int64_t> r = reciprocal(i, k1);
+            std::fill(in_r.begin(), in_r.end(), 0);
+            std::fill(in_expanded.begin(), in_expanded.end(), 0);
+            for (int64_t j : r) in_r[j] = in_expanded[j] = 1;
+            for (int64_t j : r) {
+                const std::vector<int64_t> rj = reciprocal(static_cast<size_t>(j), half);
+                size_t shared = 0;
+                for (int64_t x : rj) shared += in_r[x];
+                if (3 * shared >= 2 * rj.size())
+                    for (int64_t x : rj) in_expanded[x] = 1;
+            }
+            double total = 0.0;
+            for (size_t j = 0; j < m_; ++j)
+                if (in_expanded[j]) total += std::exp(-static_cast<double>(dist_[i * m_ + j]));
+            for (size_t j = 0; j < m_; ++j)
+                if (in_expanded[j])
+                    v[i * m_ + j] = static_cast<float>(std::exp(-static_cast<double>(dist_[i * m_ + j])) / total);
+        }
+        if (k2 == 1) {
+            v_ = std::move(v);
+            return;
+        }
+        v_.assign(m_ * m_, 0.0f);
+        for (size_t i = 0; i < m_; ++i) {
+            float *out = &v_[i * m_];
+            for (size_t r = 0; r < k2; ++r) {
+                const float *src = &v[static_cast<size_t>(nearest(i)[r]) * m_];
+                for (size_t j = 0; j < m_; ++j) out[j] += src[j];
+            }
+            for (size_t j = 0; j < m_; ++j) out[j] /= static_cast<float>(k2);
+        }
+    }
+
+    size_t m_, dim_ = 0, ranked_ = 0;
+    std::vector<float> unit_, dist_, v_;
+    std::vector<int64_t> rank_;
+    float lambda_ = 0.0f;
+};
+
+// ---- alpha query expansion -------------------------------------------------------------------
+
+void query_expansion(const float *query, const Rows &c, const float *cosine, const rerank_options &o,
+                     float *out) {
+    const size_t d = c.dim;
+    const auto &k = dot_kernels();
+    std::vector<double> expanded(d);
+    const double inv_q = 1.0 / std::sqrt(static_cast<double>(k.dot(query, query, d)));
+    for (size_t j = 0; j < d; ++j) expanded[j] = query[j] * inv_q;
+    for (int64_t i : best_first(cosine, c.count, std::min<size_t>(o.qe_k, c.count))) {
+        if (cosine[i] <= 0.0f) break;
+        const float *row = c.row(static_cast<size_t>(i));
+        const double w = std::pow(static_cast<double>(cosine[i]), static_cast<double>(o.qe_alpha)) /
+                         std::sqrt(static_cast<double>(k.dot(row, row, d)));
+        for (size_t j = 0; j < d; ++j) expanded[j] += w * row[j];
+    }
+    std::vector<float> q(expanded.begin(), expanded.end());
+    cosine_matrix(Rows{q.data(), 1, d, d}, c, out);
+}
+
+}  // namespace
+
+extern "C" {
+
+int rerank_version(void) { return RERANK_COMPUTE_VERSION; }
+
+const char *rerank_status_message(int status) {
+    switch (status) {
+        case RERANK_OK: return "ok";
+        case RERANK_ERR_NULL_POINTER: return "a required pointer is NULL";
+        case RERANK_ERR_EMPTY: return "no vectors given, or dimension 0";
+        case RERANK_ERR_DIM_MISMATCH: return "query and candidate dimensions differ";
+        case RERANK_ERR_BAD_STRIDE: return "a row stride is smaller than the dimension";
+        case RERANK_ERR_NON_FINITE: return "an embedding contains NaN or inf";
+        case RERANK_ERR_ZERO_VECTOR: return "an embedding is the zero vector";
+        case RERANK_ERR_BAD_PARAMETER: return "an option is out of range";
+        case RERANK_ERR_OUT_OF_MEMORY: return "out of memory";
+        case RERANK_ERR_INTERNAL: return "internal error";
+        default: return "unknown status";
+    }
+}
+
+void rerank_default_options(rerank_options *options) {
+    if (options == nullptr) return;
+    *options = rerank_options{RERANK_METHOD_COSINE, 0.5f, 20, 6, 0.3f, 5, 3.0f};
+}
+
+int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
+                         const float *candidates, size_t n_candidates, size_t candidate_dim,
+                         size_t candidate_stride, float *out_scores) {
+    return guarded([&] {
+        const Rows q = checked_rows(queries, n_queries, query_dim, query_stride);
+        const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
+        if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
+        if (out_scores == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        std::vector<float> scores(q.count * c.count);
+        cosine_matrix(q, c, scores.data());
+        std::copy(scores.begin(), scores.end(), out_scores);
+    });
+}
+
+int rerank_calibrate(const float *similarity, size_t n, const rerank_calibration *calibration,
+                     float *out_score) {
+    return guarded([&] {
+        if (similarity == nullptr || out_score == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        check_calibration(calibration);
+        for (size_t i = 0; i < n; ++i) out_score[i] = calibrated(similarity[i], *calibration);
+    });
+}
+
+int rerank_run(const float *query, size_t query_dim, const float *candidates, size_t n_candidates,
+               size_t candidate_dim, size_t candidate_stride, const rerank_calibration *calibration,
+               const rerank_options *options, size_t top_k, float *out_cosine, float *out_similarity,
+               float *out_score, uint8_t *out_match, int64_t *out_order) {
+    return guarded([&] {
+        const Rows q = checked_rows(query, 1, query_dim, query_dim);
+        const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
+        if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
+        if (out_order == nullptr && top_k > 0) fail(RERANK_ERR_NULL_POINTER);
+        check_calibration(calibration);
+        check_options(options);
+
+        const size_t n = c.count;
+        std::vector<float> cosine(n), similarity(n), score(n);
+        cosine_matrix(q, c, cosine.data());
+        switch (options->method) {
+            case RERANK_METHOD_KRECIPROCAL: KReciprocal(query, c, *options).similarity(similarity.data()); break;
+            case RERANK_METHOD_QUERY_EXPANSION: query_expansion(query, c, cosine.data(), *options, similarity.data()); break;
+            default: similarity = cosine;
+        }
+        for (size_t i = 0; i < n; ++i) score[i] = calibrated(similarity[i], *calibration);
+        // Calibration is monotonic, so ordering by similarity orders by score and keeps ties
+        // that float rounding would create at saturated scores apart.
+        const std::vector<int64_t> order = best_first(similarity.data(), n, std::min(top_k, n));
+
+        if (out_cosine) std::copy(cosine.begin(), cosine.end(), out_cosine);
+        if (out_similarity) std::copy(similarity.begin(), similarity.end(), out_similarity);
+        if (out_score) std::copy(score.begin(), score.end(), out_score);
+        if (out_match)
+            for (size_t i = 0; i < n; ++i) out_match[i] = score[i] >= options->match_threshold ? 1 : 0;
+        std::copy(order.begin(), order.end(), out_order);
+    });
+}
+
+}  // extern "C"

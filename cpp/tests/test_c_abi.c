@@ -1,0 +1,181 @@
+/* Proves the C ABI without Python: links librerank_compute.so, libmerge_embeddings.so and
+ * face_align through their headers only, checks results against hand-derived values and every
+ * documented error status. Run by ctest, also under AddressSanitizer + UBSan in CI. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facev3/face_align.h"
+#include "facev3/merge_embeddings.h"
+#include "facev3/rerank_compute.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                   \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                               \
+        }                                                             \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol) CHECK(fabs((double)(a) - (double)(b)) <= (tol))
+
+static void test_cosine_scores(void) {
+    /* q0 = (1,0,0), q1 = (0,2,0); candidates along x, y and the diagonal of x/y (stride 4). */
+    const float queries[2 * 3] = {1, 0, 0, 0, 2, 0};
+    const float candidates[3 * 4] = {3, 0, 0, 99, 0, 5, 0, 99, 1, 1, 0, 99};
+    float out[6];
+    CHECK(rerank_cosine_scores(queries, 2, 3, 3, candidates, 3, 3, 4, out) == RERANK_OK);
+    CHECK_NEAR(out[0], 1.0, 1e-6);
+    CHECK_NEAR(out[1], 0.0, 1e-6);
+    CHECK_NEAR(out[2], sqrt(0.5), 1e-6);
+    CHECK_NEAR(out[3], 0.0, 1e-6);
+    CHECK_NEAR(out[4], 1.0, 1e-6);
+    CHECK_NEAR(out[5], sqrt(0.5), 1e-6);
+
+    const float zero[3] = {0, 0, 0}, with_nan[3] = {1, NAN, 0}, with_inf[3] = {INFINITY, 0, 0};
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, candidates, 0, 3, 4, out) == RERANK_ERR_EMPTY);
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, candidates, 3, 2, 4, out) == RERANK_ERR_DIM_MISMATCH);
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, candidates, 3, 3, 2, out) == RERANK_ERR_BAD_STRIDE);
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, zero, 1, 3, 3, out) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(rerank_cosine_scores(zero, 1, 3, 3, candidates, 1, 3, 4, out) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, with_nan, 1, 3, 3, out) == RERANK_ERR_NON_FINITE);
+    CHECK(rerank_cosine_scores(queries, 1, 3, 3, with_inf, 1, 3, 3, out) == RERANK_ERR_NON_FINITE);
+    CHECK(rerank_cosine_scores(NULL, 1, 3, 3, candidates, 1, 3, 4, out) == RERANK_ERR_NULL_POINTER);
+    CHECK(strcmp(rerank_status_message(RERANK_ERR_ZERO_VECTOR), "an embedding is the zero vector") == 0);
+    CHECK(rerank_status_message(12345) != NULL);
+    CHECK(rerank_version() == RERANK_COMPUTE_VERSION);
+}
+
+static void test_rerank_run(void) {
+    /* cos(query, candidate i) = 0.9, 0.3, 0.6 in 2-D. */
+    const float query[2] = {1, 0};
+    const double cosines[3] = {0.9, 0.3, 0.6};
+    float candidates[3 * 2];
+    for (int i = 0; i < 3; ++i) {
+        candidates[2 * i] = (float)cosines[i];
+        candidates[2 * i + 1] = (float)sqrt(1 - cosines[i] * cosines[i]);
+    }
+    const rerank_calibration cal = {0.6f, 10.0f};
+    rerank_options opt;
+    rerank_default_options(&opt);
+    CHECK(opt.method == RERANK_METHOD_COSINE && opt.k1 == 20 && opt.k2 == 6);
+    float cos_out[3], sim[3], score[3];
+    uint8_t match[3];
+    int64_t order[3] = {-1, -1, -1};
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &cal, &opt, 2, cos_out, sim, score, match, order) == RERANK_OK);
+    CHECK(order[0] == 0 && order[1] == 2 && order[2] == -1);
+    CHECK_NEAR(score[2], 0.5, 1e-6); /* exactly at the operating point */
+    CHECK_NEAR(score[0], 1.0 / (1.0 + exp(-10.0 * 0.3)), 1e-5);
+    CHECK(match[0] == 1 && match[1] == 0 && match[2] == 1);
+    CHECK_NEAR(sim[1], cos_out[1], 0.0);
+
+    float calibrated[3];
+    CHECK(rerank_calibrate(cos_out, 3, &cal, calibrated) == RERANK_OK);
+    CHECK_NEAR(calibrated[0], score[0], 0.0);
+
+    rerank_calibration bad_cal = {0.5f, -1.0f};
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &bad_cal, &opt, 3, NULL, NULL, NULL, NULL, order) == RERANK_ERR_BAD_PARAMETER);
+    opt.method = 7;
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &cal, &opt, 3, NULL, NULL, NULL, NULL, order) == RERANK_ERR_BAD_PARAMETER);
+    rerank_default_options(&opt);
+    opt.lambda_value = NAN;
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &cal, &opt, 3, NULL, NULL, NULL, NULL, order) == RERANK_ERR_BAD_PARAMETER);
+
+    /* Both re-ranking methods run and keep the obvious best candidate first. */
+    rerank_default_options(&opt);
+    opt.method = RERANK_METHOD_KRECIPROCAL;
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &cal, &opt, 3, NULL, sim, NULL, NULL, order) == RERANK_OK);
+    CHECK(order[0] == 0);
+    opt.method = RERANK_METHOD_QUERY_EXPANSION;
+    CHECK(rerank_run(query, 2, candidates, 3, 2, 2, &cal, &opt, 3, NULL, sim, NULL, NULL, order) == RERANK_OK);
+    CHECK(order[0] == 0);
+}
+
+static void test_merge(void) {
+    /* Group of two: (2,0) and (0,3) -> mean of unit vectors (0.5, 0.5) -> renormalized. */
+    const float rows[2 * 2] = {2, 0, 0, 3};
+    float out[2];
+    CHECK(merge_weighted_mean(rows, 1, 2, 2, 2, NULL, 0, out, 2) == MERGE_OK);
+    CHECK_NEAR(out[0], 0.5, 1e-6);
+    CHECK_NEAR(out[1], 0.5, 1e-6);
+    const float weights[2] = {3, 1};
+    CHECK(merge_weighted_mean(rows, 1, 2, 2, 2, weights, 1, out, 2) == MERGE_OK);
+    CHECK_NEAR(out[0], 0.75 / sqrt(0.75 * 0.75 + 0.25 * 0.25), 1e-6);
+    const float bad_weights[2] = {-1, 2}, zero_weights[2] = {0, 0};
+    CHECK(merge_weighted_mean(rows, 1, 2, 2, 2, bad_weights, 1, out, 2) == MERGE_ERR_BAD_WEIGHTS);
+    CHECK(merge_weighted_mean(rows, 1, 2, 2, 2, zero_weights, 1, out, 2) == MERGE_ERR_BAD_WEIGHTS);
+    const float opposite[4] = {1, 0, -1, 0};
+    CHECK(merge_weighted_mean(opposite, 1, 2, 2, 2, NULL, 1, out, 2) == MERGE_ERR_ZERO_VECTOR);
+    CHECK(merge_weighted_mean(rows, 0, 2, 2, 2, NULL, 1, out, 2) == MERGE_ERR_EMPTY);
+
+    const float a[2] = {3, 0}, b[1] = {4};
+    const float *parts[2] = {a, b};
+    const size_t dims[2] = {2, 1}, strides[2] = {2, 1};
+    float cat[3];
+    CHECK(merge_concatenate(parts, dims, strides, 2, 1, 1, cat, 3) == MERGE_OK);
+    CHECK_NEAR(cat[0], 0.6, 1e-6);
+    CHECK_NEAR(cat[2], 0.8, 1e-6);
+    CHECK(merge_concatenate(parts, dims, strides, 2, 1, 0, cat, 2) == MERGE_ERR_BAD_STRIDE);
+    CHECK(merge_version() == MERGE_EMBEDDINGS_VERSION);
+}
+
+static void test_align(void) {
+    const float *tpl = align_arcface_template();
+    float m[6];
+    /* The template onto itself is the identity. */
+    CHECK(align_estimate_similarity(tpl, tpl, 5, m) == ALIGN_OK);
+    CHECK_NEAR(m[0], 1, 1e-6);
+    CHECK_NEAR(m[1], 0, 1e-6);
+    CHECK_NEAR(m[2], 0, 1e-4);
+    /* Points scaled by 2 and shifted map back with scale 0.5. */
+    float src[10];
+    for (int i = 0; i < 10; ++i) src[i] = 2 * tpl[i] + 7;
+    CHECK(align_estimate_similarity(src, tpl, 5, m) == ALIGN_OK);
+    CHECK_NEAR(m[0], 0.5, 1e-6);
+    CHECK_NEAR(m[2], -3.5, 1e-4);
+
+    /* A 224 x 224 gradient warped with landmarks at 2x the template: output pixel (x, y)
+     * samples (2x, 2y), so it holds the gradient's value there. */
+    const size_t h = 224, w = 224;
+    unsigned char *img = malloc(h * w * 3);
+    unsigned char *out = malloc(2 * 112 * 112 * 3);
+    for (size_t y = 0; y < h; ++y)
+        for (size_t x = 0; x < w; ++x) {
+            img[(y * w + x) * 3 + 0] = (unsigned char)x;
+            img[(y * w + x) * 3 + 1] = (unsigned char)y;
+            img[(y * w + x) * 3 + 2] = 7;
+        }
+    float lm[20];
+    for (int i = 0; i < 10; ++i) lm[i] = lm[10 + i] = 2 * tpl[i];
+    CHECK(align_warp_faces(img, h, w, w * 3, lm, 2, 1, out) == ALIGN_OK);
+    CHECK(out[(10 * 112 + 20) * 3 + 2] == 40); /* swapped: channel 0 lands last */
+    CHECK(out[(10 * 112 + 20) * 3 + 1] == 20);
+    CHECK(out[(10 * 112 + 20) * 3 + 0] == 7);
+    CHECK(memcmp(out, out + 112 * 112 * 3, 112 * 112 * 3) == 0);
+
+    float same[10] = {5, 5, 5, 5, 5, 5, 5, 5, 5, 5};
+    CHECK(align_warp_faces(img, h, w, w * 3, same, 1, 0, out) == ALIGN_ERR_DEGENERATE);
+    lm[3] = NAN;
+    CHECK(align_warp_faces(img, h, w, w * 3, lm, 1, 0, out) == ALIGN_ERR_NON_FINITE);
+    CHECK(align_warp_faces(img, h, w, w * 2, tpl, 1, 0, out) == ALIGN_ERR_BAD_STRIDE);
+    CHECK(align_warp_faces(img, 0, w, w * 3, tpl, 1, 0, out) == ALIGN_ERR_EMPTY);
+    CHECK(align_warp_faces(NULL, h, w, w * 3, tpl, 0, 0, NULL) == ALIGN_OK);
+    free(img);
+    free(out);
+}
+
+int main(void) {
+    test_cosine_scores();
+    test_rerank_run();
+    test_merge();
+    test_align();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("C ABI: all checks passed\n");
+    return 0;
+}
