@@ -105,8 +105,10 @@ FloatRows float_rows(const py::array &a, const char *name, bool allow_vector) {
     }
     if (a.ndim() != 2) bad_shape(name, allow_vector ? "(dim,) or (n, dim)" : "(n, dim)", a);
     const py::ssize_t row_stride = a.strides(0);
-    if ((a.shape(1) > 1 && a.strides(1) != sizeof(float)) || row_stride < 0 || row_stride % sizeof(float) != 0 ||
-        (a.shape(0) > 1 && row_stride < a.shape(1) * static_cast<py::ssize_t>(sizeof(float))))
+    const bool empty = a.shape(0) == 0 || a.shape(1) == 0;  // numpy gives empty arrays zero strides
+    if (!empty && ((a.shape(1) > 1 && a.strides(1) != sizeof(float)) || row_stride < 0 ||
+                   row_stride % static_cast<py::ssize_t>(sizeof(float)) != 0 ||
+                   (a.shape(0) > 1 && row_stride < a.shape(1) * static_cast<py::ssize_t>(sizeof(float)))))
         raise_input_error("bad_layout", std::string(name) + " rows must be contiguous with a positive row stride; pass np.ascontiguousarray(" + name + ")");
     const size_t dim = static_cast<size_t>(a.shape(1));
     const size_t stride = a.shape(0) > 1 ? static_cast<size_t>(row_stride) / sizeof(float) : dim;
@@ -270,7 +272,7 @@ py::array estimate_similarity(const py::array &src, std::optional<py::array> dst
 py::array align_faces(const py::array &image, const py::array &landmarks, bool swap_rb, std::optional<py::array> out) {
     require_dtype<uint8_t>(image, "image", "uint8");
     if (image.ndim() != 3 || image.shape(2) != 3) bad_shape("image", "(height, width, 3)", image);
-    if (image.strides(2) != 1 || image.strides(1) != 3 || image.strides(0) < 3 * image.shape(1))
+    if (image.size() > 0 && (image.strides(2) != 1 || image.strides(1) != 3 || image.strides(0) < 3 * image.shape(1)))
         raise_input_error("bad_layout", "image pixels must be packed (3 bytes each) with a row stride >= 3 * width; pass np.ascontiguousarray(image)");
     require_dtype<float>(landmarks, "landmarks", "float32");
     if (landmarks.ndim() != 3 || landmarks.shape(1) != ALIGN_N_LANDMARKS || landmarks.shape(2) != 2)

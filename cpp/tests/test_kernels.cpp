@@ -36,7 +36,7 @@ static void test_warp_kernel(facev3::RowKernel kernel, const char *name, std::mt
     std::vector<uint8_t> image(h * stride);
     for (auto &v : image) v = static_cast<uint8_t>(rng());
     std::uniform_int_distribution<int64_t> start(22 << 16, 40 << 16), step(-(1 << 15), 1 << 15);  // stays inside for 40 px
-    for (size_t n : {1, 7, 15, 17, 40}) {
+    for (size_t n : {1, 7, 8, 9, 15, 16, 17, 40}) {
         for (bool swap : {false, true}) {
             facev3::RowWalk walk{image.data(), stride, start(rng), start(rng), step(rng), step(rng), n, swap, nullptr};
             std::vector<uint8_t> ref(n * 3), got(n * 3);
@@ -56,6 +56,7 @@ int main() {
 #if defined(__x86_64__) || defined(__i386__)
     if (facev3::cpu_has_avx2_fma()) test_dot_kernels(facev3::kAvx2Kernels, rng);
     if (facev3::cpu_has_sse41()) test_warp_kernel(facev3::warp_row_sse41, "warp_row_sse41", rng);
+    if (facev3::cpu_has_avx2()) test_warp_kernel(facev3::warp_row_avx2, "warp_row_avx2", rng);
 #endif
     test_warp_kernel(facev3::warp_row_kernel(), "warp_row_kernel", rng);
     if (failures) return 1;

@@ -1,0 +1,2 @@
+"""Benchmarks run with pytest-benchmark; each group holds facev3 and its baseline, so results read
+as ratios measured in the same run (see report.py). Test helpers come from tests/ (pythonpath)."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: creates .venv, installs the pinned tools and facev3
+# (which builds the native core), runs the C ABI tests plain and under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+.venv/bin/pip install --quiet --disable-pip-version-check .
+
+PATH="$PWD/.venv/bin:$PATH"
+for variant in release sanitize; do
+  flags=(-DCMAKE_BUILD_TYPE=Release)
+  [ "$variant" = sanitize ] && flags=(-DCMAKE_BUILD_TYPE=Debug -DFACEV3_SANITIZE=ON)
+  cmake -S . -B "build/ctest-$variant" -G Ninja -DFACEV3_PYTHON=OFF -DFACEV3_BUILD_TESTS=ON "${flags[@]}" >/dev/null
+  cmake --build "build/ctest-$variant"
+  ctest --test-dir "build/ctest-$variant" --output-on-failure
+done
+
+.venv/bin/python -m pytest "$@"
