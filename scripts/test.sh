@@ -5,9 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
-.venv/bin/pip install --quiet --disable-pip-version-check .
+scripts/setup-venv.sh
 
 PATH="$PWD/.venv/bin:$PATH"
 for variant in release sanitize; do

@@ -1,0 +1,130 @@
+"""The facev3 command line: embed folders of photos, compare two photos, export the models."""
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facev3", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    embed = commands.add_parser("embed", help="detect, align and embed every face of photos or folders")
+    embed.add_argument("paths", nargs="+", type=Path)
+    embed.add_argument("--out", type=Path, required=True, help="FILE.jsonl (one line per photo) or FILE.npy (+ FILE.index.jsonl)")
+    embed.add_argument("--mirror", action="store_true", help="fuse each face with its mirror image")
+    embed.add_argument("--det-threshold", type=float, default=None)
+    embed.add_argument("--threads", type=int, default=1)
+
+    compare = commands.add_parser("compare", help="cosine, calibrated score and decision for the largest face of two photos")
+    compare.add_argument("a", type=Path)
+    compare.add_argument("b", type=Path)
+
+    export = commands.add_parser("models", help="model files").add_subparsers(dest="action", required=True)
+    export_dir = export.add_parser("export", help="write the cleaned ONNX files (for Triton and TensorRT)")
+    export_dir.add_argument("directory", type=Path)
+
+    args = parser.parse_args(argv)
+    if args.command == "models":
+        from facev3.models import export_models
+
+        for path in export_models(args.directory):
+            print(path)
+        return 0
+    if args.command == "compare":
+        return _compare(args.a, args.b)
+    return _embed(args)
+
+
+def _pipeline(threads: int = 1):
+    from facev3.inference import LocalBackend
+    from facev3.pipeline import Pipeline
+
+    return Pipeline(LocalBackend(threads=threads))
+
+
+def _photos(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from facev3.pipeline import EmbedOptions
+
+    pipeline = _pipeline(args.threads)
+    options = EmbedOptions(det_threshold=args.det_threshold, mirror=args.mirror)
+    photos = list(_photos(args.paths))
+    as_npy = args.out.suffix == ".npy"
+    index_path = args.out.with_suffix(".index.jsonl") if as_npy else args.out
+    vectors, failed = [], 0
+    with index_path.open("wb") as index:
+        for path in tqdm(photos, unit="photo", disable=len(photos) < 20, file=sys.stderr):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                record = {"path": str(path), "error": {"code": "unreadable", "message": str(exc)}}
+            else:
+                (result,), _ = pipeline.run([data], options)
+                record = {"path": str(path), "width": result.width, "height": result.height}
+                if result.error is not None:
+                    record["error"] = {"code": result.error.code, "message": result.error.message}
+                else:
+                    record["faces"] = [_face_record(f, None if as_npy else f.embedding) for f in result.faces]
+                    if as_npy:
+                        for face_no, face in enumerate(result.faces):
+                            record["faces"][face_no]["row"] = len(vectors)
+                            vectors.append(face.embedding)
+            if "error" in record:
+                failed += 1
+                print(f"{path}: {record['error']['code']}: {record['error']['message']}", file=sys.stderr)
+            index.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    if as_npy:
+        np.save(args.out, np.array(vectors, np.float32).reshape(len(vectors), pipeline.backend.embedding_size))
+    print(f"{len(photos) - failed} of {len(photos)} photos embedded -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _face_record(face, embedding) -> dict:
+    record = {"bbox": face.box.tolist(), "score": face.score, "landmarks": face.landmarks.tolist(), "norm": face.norm}
+    if embedding is not None:
+        record["embedding"] = embedding.tolist()
+    return record
+
+
+def _compare(a: Path, b: Path) -> int:
+    from facev3 import native
+    from facev3.models import SFACE_CALIBRATION
+
+    pipeline = _pipeline()
+    results, _ = pipeline.run([a.read_bytes(), b.read_bytes()])
+    largest = []
+    for path, result in zip((a, b), results):
+        if result.error is not None or not result.faces:
+            reason = result.error.message if result.error else "no face found"
+            print(f"{path}: {reason}", file=sys.stderr)
+            return 2
+        largest.append(max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])).embedding)
+    scored = native.rerank(largest[0], largest[1][None], calibration_threshold=SFACE_CALIBRATION.threshold,
+                           calibration_scale=SFACE_CALIBRATION.scale)
+    print(orjson.dumps({
+        "cosine": float(scored.cosine[0]),
+        "score": float(scored.score[0]),
+        "match": bool(scored.match[0]),
+        "calibration": SFACE_CALIBRATION.name,
+    }).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

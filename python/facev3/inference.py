@@ -1,0 +1,56 @@
+"""The inference port and its embedded adapter on onnxruntime.
+
+Every backend (local onnxruntime here, Triton over gRPC) offers the same two calls, so the
+pipeline never knows which one runs the models.
+"""
+
+from typing import Protocol
+
+import numpy as np
+
+from facev3 import detection, models
+
+
+class InferenceBackend(Protocol):
+    name: str
+    embedding_size: int
+
+    def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
+        """Faces of one prepared image, in full-resolution pixels."""
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """(n, 112, 112, 3) uint8 RGB aligned crops -> (n, embedding_size) float32, not normalized."""
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """onnxruntime in-process (CPU). One intra-op thread by default: on small shared CPUs one
+    worker process per core beats threads (notes/models.md §7.3)."""
+
+    name = "local"
+
+    def __init__(self, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        self._detector = ort.InferenceSession(models.clean_model_bytes(models.YUNET), options, providers=providers)
+        self._embedder = ort.InferenceSession(models.clean_model_bytes(models.SFACE), options, providers=providers)
+        self._detector_outputs = [o.name for o in self._detector.get_outputs()]
+        self.embedding_size = int(self._embedder.get_outputs()[0].shape[1])
+
+    def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
+        raw = self._detector.run(self._detector_outputs, {"input": prepared.tensor})
+        return detection.decode(dict(zip(self._detector_outputs, raw)), prepared, score_threshold, nms_threshold)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        # SFace normalizes inside the graph: raw 0-255 RGB planes in.
+        planes = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+        return self._embedder.run(["fc1"], {"data": planes})[0]
+
+    def close(self) -> None:
+        self._detector = self._embedder = None

@@ -1,0 +1,170 @@
+"""Photos -> faces -> embeddings, independent of HTTP and of the inference backend.
+
+Per call: decode every image (limits, EXIF), detect on a <= max_side copy, align every face from
+the full-resolution image with facev3.native.align_faces (RGB crops, as SFace expects), then embed
+the faces of all images together in batches of `embed_batch`.
+"""
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facev3 import detection, native
+from facev3.decode import DecodeLimits, decode_image
+from facev3.errors import FaceError
+from facev3.inference import InferenceBackend
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    max_side: int = 640
+    det_threshold: float = 0.7
+    nms_threshold: float = 0.3
+    embed_batch: int = 1
+    limits: DecodeLimits = DecodeLimits()
+
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    """Per-call choices; det_threshold None means the settings' default."""
+
+    det_threshold: float | None = None
+    min_face_size: float = 0.0
+    max_faces: int | None = None
+    normalize: bool = True
+    return_aligned: bool = False
+    mirror: bool = False
+    dedupe: bool = False
+
+
+@dataclass(frozen=True)
+class Face:
+    box: np.ndarray  # (4,) x1, y1, x2, y2 in full-resolution pixels
+    score: float
+    landmarks: np.ndarray  # (5, 2)
+    embedding: np.ndarray  # (D,) float32, unit length when normalized
+    norm: float  # L2 norm of the raw (or mirror-fused) embedding
+    aligned: np.ndarray | None  # (112, 112, 3) uint8 RGB when asked for
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    index: int
+    width: int = 0
+    height: int = 0
+    faces: tuple[Face, ...] = ()
+    error: FaceError | None = None
+    duplicate_of: int | None = None
+
+
+@dataclass
+class StageTimes:
+    """Milliseconds spent per stage over one call."""
+
+    ms: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.ms[stage] += (now - since) * 1e3
+        return now
+
+
+@dataclass
+class _Found:
+    index: int
+    width: int
+    height: int
+    detections: detection.Detections
+    crops: np.ndarray  # (n, 112, 112, 3) uint8 RGB
+
+
+class Pipeline:
+    def __init__(self, backend: InferenceBackend, settings: PipelineSettings = PipelineSettings()) -> None:
+        self.backend = backend
+        self.settings = settings
+
+    def run(self, images: Sequence[bytes], options: EmbedOptions = EmbedOptions()) -> tuple[list[ImageResult], StageTimes]:
+        times = StageTimes()
+        results: list[ImageResult | None] = [None] * len(images)
+        found: list[_Found] = []
+        first_seen: dict[bytes, int] = {}
+        for index, data in enumerate(images):
+            if options.dedupe:
+                digest = hashlib.sha256(data).digest()
+                if digest in first_seen:
+                    results[index] = ImageResult(index, duplicate_of=first_seen[digest])
+                    continue
+                first_seen[digest] = index
+            try:
+                found.append(self._find_faces(index, data, options, times))
+            except FaceError as error:
+                results[index] = ImageResult(index, error=error)
+
+        embeddings = self._embed_all([f.crops for f in found], options.mirror, times)
+        start = 0
+        for f in found:
+            raw = embeddings[start : start + len(f.detections)]
+            start += len(f.detections)
+            results[f.index] = ImageResult(f.index, f.width, f.height, self._faces(f, raw, options))
+        for index, result in enumerate(results):
+            if result is not None and result.duplicate_of is not None:
+                original = results[result.duplicate_of]
+                results[index] = ImageResult(index, original.width, original.height, original.faces, original.error, result.duplicate_of)
+        return results, times
+
+    def _find_faces(self, index: int, data: bytes, options: EmbedOptions, times: StageTimes) -> _Found:
+        t = time.perf_counter()
+        image = decode_image(data, self.settings.limits)
+        t = times.add("decode", t)
+        threshold = self.settings.det_threshold if options.det_threshold is None else options.det_threshold
+        prepared = detection.prepare(image, self.settings.max_side)
+        found = self.backend.detect(prepared, threshold, self.settings.nms_threshold)
+        found = found.take(_selected(found, options.min_face_size, options.max_faces))
+        t = times.add("detect", t)
+        crops = native.align_faces(image, np.ascontiguousarray(found.landmarks))
+        times.add("align", t)
+        return _Found(index, image.shape[1], image.shape[0], found, crops)
+
+    def _embed_all(self, crop_sets: list[np.ndarray], mirror: bool, times: StageTimes) -> np.ndarray:
+        t = time.perf_counter()
+        crops = np.concatenate(crop_sets) if crop_sets else np.zeros((0, 112, 112, 3), np.uint8)
+        if len(crops) == 0:
+            return np.zeros((0, self.backend.embedding_size), np.float32)
+        raw = self._embed_batches(crops)
+        if mirror:
+            # Flip fusion: mean of the unit embeddings of each face and its mirror, kept at the
+            # original's scale so that `norm` still reads as the model's confidence.
+            flipped = self._embed_batches(np.ascontiguousarray(crops[:, :, ::-1]))
+            fused = native.merge_embeddings(np.stack([raw, flipped], axis=1), renormalize=True)
+            raw = fused * np.linalg.norm(raw, axis=1, keepdims=True)
+        times.add("embed", t)
+        return raw.astype(np.float32, copy=False)
+
+    def _embed_batches(self, crops: np.ndarray) -> np.ndarray:
+        batch = self.settings.embed_batch
+        return np.concatenate([self.backend.embed(crops[i : i + batch]) for i in range(0, len(crops), batch)])
+
+    def _faces(self, found: _Found, raw: np.ndarray, options: EmbedOptions) -> tuple[Face, ...]:
+        norms = np.linalg.norm(raw, axis=1)
+        vectors = raw / norms[:, None] if options.normalize else raw
+        d = found.detections
+        return tuple(
+            Face(d.boxes[i], float(d.scores[i]), d.landmarks[i], vectors[i], float(norms[i]),
+                 found.crops[i] if options.return_aligned else None)
+            for i in range(len(d))
+        )
+
+
+def _selected(found: detection.Detections, min_face_size: float, max_faces: int | None) -> np.ndarray:
+    """Faces whose box is at least min_face_size on its shorter side; the largest max_faces of
+    them, kept in score order."""
+    sides = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
+    keep = np.flatnonzero(sides >= min_face_size)
+    if max_faces is not None and len(keep) > max_faces:
+        areas = (found.boxes[keep, 2] - found.boxes[keep, 0]) * (found.boxes[keep, 3] - found.boxes[keep, 1])
+        keep = np.sort(keep[np.argsort(-areas, kind="stable")[:max_faces]])
+    return keep

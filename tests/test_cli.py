@@ -1,0 +1,49 @@
+"""The facev3 command line, run in-process on real photos."""
+
+import json
+import shutil
+
+import numpy as np
+import orjson
+from photos import photo_path
+
+from facev3.cli import main
+
+
+def test_compare_prints_cosine_score_and_decision(capsys):
+    assert main(["compare", str(photo_path("Rob_Lowe_0001.jpg")), str(photo_path("Rob_Lowe_0002.jpg"))]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert main(["compare", str(photo_path("Rob_Lowe_0001.jpg")), str(photo_path("obama_small.jpg"))]) == 0
+    different = json.loads(capsys.readouterr().out)
+    assert same["match"] is True and different["match"] is False
+    assert same["score"] > 0.5 > different["score"] and same["cosine"] > different["cosine"]
+
+
+def test_embed_writes_jsonl_and_reports_bad_files_without_stopping(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("t1.jpg", "Rob_Lowe_0001.jpg"):
+        shutil.copy(photo_path(name), folder / name)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    out = tmp_path / "faces.jsonl"
+    assert main(["embed", str(folder), "--out", str(out)]) == 0
+    records = {r["path"].rsplit("/", 1)[1]: r for r in map(orjson.loads, out.read_bytes().splitlines())}
+    assert records["broken.jpg"]["error"]["code"] == "unsupported_format"
+    assert len(records["t1.jpg"]["faces"]) == 6
+    assert len(records["Rob_Lowe_0001.jpg"]["faces"][0]["embedding"]) == 128
+    assert "broken.jpg: unsupported_format" in capsys.readouterr().err
+
+
+def test_embed_to_npy_keeps_an_index_of_rows(tmp_path):
+    out = tmp_path / "faces.npy"
+    assert main(["embed", str(photo_path("t1.jpg")), str(photo_path("obama_small.jpg")), "--out", str(out)]) == 0
+    vectors = np.load(out)
+    index = [orjson.loads(line) for line in out.with_suffix(".index.jsonl").read_bytes().splitlines()]
+    rows = [face["row"] for record in index for face in record["faces"]]
+    assert vectors.shape == (7, 128) and rows == list(range(7))
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_models_export_writes_both_files(tmp_path, capsys):
+    assert main(["models", "export", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sface_2021dec.onnx", "yunet_2023mar.onnx"]

@@ -1,0 +1,141 @@
+"""The face pipeline on the embedded (onnxruntime) backend, on real photos: face counts, labelled
+identities against the calibrated threshold, parity with OpenCV's own YuNet + SFace, options."""
+
+import itertools
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from photos import photo_path
+
+from facev3 import detection
+from facev3.inference import LocalBackend
+from facev3.models import SFACE_CALIBRATION, export_models
+from facev3.pipeline import EmbedOptions, Pipeline
+
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline(LocalBackend())
+
+
+@pytest.fixture(scope="module")
+def labelled() -> list[tuple[str, Path]]:
+    """Single-person photos with an identity from ../shared/data/faces, near-duplicates left out."""
+    manifest = SHARED_FACES / "MANIFEST.json"
+    assert manifest.is_file(), f"the shared photo set is missing: {manifest}"
+    return [
+        (e["identity"], SHARED_FACES / e["file"])
+        for e in json.loads(manifest.read_text())["images"]
+        if e.get("identity") and "near-duplicate" not in e.get("note", "")
+    ]
+
+
+def largest(result):
+    return max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
+def test_group_photo_yields_six_faces(pipeline):
+    (result,), times = pipeline.run([photo_path("t1.jpg").read_bytes()])
+    assert (result.width, result.height) == (1280, 886)
+    assert len(result.faces) == 6
+    assert all(0.7 <= f.score <= 1 for f in result.faces)
+    assert set(times.ms) == {"decode", "detect", "align", "embed"}
+
+
+def test_every_labelled_photo_yields_its_face_and_pairs_fall_on_the_right_side(pipeline, labelled):
+    results, _ = pipeline.run([path.read_bytes() for _, path in labelled])
+    assert all(r.error is None and r.faces for r in results), [str(p) for (_, p), r in zip(labelled, results) if not r.faces]
+    vectors = [largest(r).embedding for r in results]
+    same, different = [], []
+    for (a, b) in itertools.combinations(range(len(labelled)), 2):
+        (same if labelled[a][0] == labelled[b][0] else different).append(float(vectors[a] @ vectors[b]))
+    assert len(same) >= 20 and len(different) >= 200
+    assert min(same) > SFACE_CALIBRATION.threshold > max(different)
+
+
+def test_embeddings_are_unit_length_unless_asked_raw(pipeline):
+    data = [photo_path("Rob_Lowe_0001.jpg").read_bytes()]
+    (unit,), _ = pipeline.run(data)
+    (raw,), _ = pipeline.run(data, EmbedOptions(normalize=False))
+    face, raw_face = unit.faces[0], raw.faces[0]
+    assert np.linalg.norm(face.embedding) == pytest.approx(1, abs=1e-5)
+    assert np.linalg.norm(raw_face.embedding) == pytest.approx(raw_face.norm, rel=1e-5) and raw_face.norm > 2
+    np.testing.assert_allclose(raw_face.embedding / raw_face.norm, face.embedding, atol=1e-6)
+
+
+def test_options_filter_faces_and_return_crops(pipeline):
+    data = [photo_path("t1.jpg").read_bytes()]
+    (two,), _ = pipeline.run(data, EmbedOptions(max_faces=2, return_aligned=True))
+    (all_six,), _ = pipeline.run(data)
+    areas = sorted(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in all_six.faces), reverse=True)
+    assert sorted(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in two.faces), reverse=True) == pytest.approx(areas[:2])
+    assert all(f.aligned.shape == (112, 112, 3) for f in two.faces)
+    (none,), _ = pipeline.run(data, EmbedOptions(min_face_size=10_000))
+    assert none.faces == ()
+    (strict,), _ = pipeline.run(data, EmbedOptions(det_threshold=0.92))
+    assert 0 < len(strict.faces) < 6
+
+
+def test_mirror_fusion_stays_close_to_the_plain_embedding(pipeline):
+    data = [photo_path("Rob_Lowe_0002.jpg").read_bytes()]
+    (plain,), _ = pipeline.run(data)
+    (fused,), _ = pipeline.run(data, EmbedOptions(mirror=True))
+    similarity = float(plain.faces[0].embedding @ fused.faces[0].embedding)
+    assert 0.85 < similarity < 0.9999
+
+
+def test_identical_images_are_embedded_once_when_deduplicated(pipeline):
+    a, b = photo_path("Rob_Lowe_0001.jpg").read_bytes(), photo_path("obama_small.jpg").read_bytes()
+    results, _ = pipeline.run([a, b, a], EmbedOptions(dedupe=True))
+    assert results[2].duplicate_of == 0 and results[0].duplicate_of is None
+    np.testing.assert_array_equal(results[2].faces[0].embedding, results[0].faces[0].embedding)
+
+
+def test_a_bad_image_fails_alone_and_the_next_call_still_works(pipeline):
+    good = photo_path("Rob_Lowe_0001.jpg").read_bytes()
+    results, _ = pipeline.run([b"not an image", good, photo_path("t1.jpg").read_bytes()[:5000]])
+    assert [r.error.code if r.error else None for r in results] == ["unsupported_format", None, "corrupt_image"]
+    assert len(results[1].faces) == 1
+    (again,), _ = pipeline.run([good])
+    assert len(again.faces) == 1
+
+
+# ---- parity with OpenCV's FaceDetectorYN + FaceRecognizerSF on the same cleaned files --------
+
+
+@pytest.fixture(scope="module")
+def opencv_models(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("models")
+    yunet, sface = export_models(directory)
+    return yunet, sface
+
+
+@pytest.mark.parametrize("name", ["t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg"])
+def test_detection_and_embeddings_match_opencv(pipeline, opencv_models, name):
+    yunet_path, sface_path = opencv_models
+    data = photo_path(name).read_bytes()
+    (ours,), _ = pipeline.run([data])
+
+    image_rgb = cv2.cvtColor(cv2.imread(str(photo_path(name))), cv2.COLOR_BGR2RGB)
+    prepared = detection.prepare(image_rgb, 640)
+    h, w = round(image_rgb.shape[0] * prepared.scale_y), round(image_rgb.shape[1] * prepared.scale_x)
+    small_bgr = np.ascontiguousarray(prepared.tensor[0, :, :h, :w].transpose(1, 2, 0)).astype(np.uint8)
+    detector = cv2.FaceDetectorYN.create(str(yunet_path), "", (w, h), 0.7, 0.3, 5000)
+    _, faces = detector.detect(small_bgr)
+    assert faces is not None and len(faces) == len(ours.faces)
+    scale = np.array([prepared.scale_x, prepared.scale_y])
+    recognizer = cv2.FaceRecognizerSF.create(str(sface_path), "")
+    for face, row in zip(ours.faces, faces[np.argsort(-faces[:, -1], kind="stable")]):
+        box = np.array([row[0], row[1], row[0] + row[2], row[1] + row[3]]).reshape(2, 2) / scale
+        np.testing.assert_allclose(face.box.reshape(2, 2), box, atol=1.0)
+        np.testing.assert_allclose(face.landmarks, row[4:14].reshape(5, 2) / scale, atol=1.0)
+        full_row = np.concatenate([box.ravel(), row[4:14].reshape(5, 2).ravel() / np.tile(scale, 5), row[14:]]).astype(np.float32)
+        full_row[2:4] -= full_row[:2]  # x, y, w, h
+        crop = recognizer.alignCrop(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), full_row)
+        reference = recognizer.feature(crop).ravel()
+        assert float(face.embedding @ (reference / np.linalg.norm(reference))) >= 0.999
