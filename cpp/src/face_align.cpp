@@ -2,9 +2,10 @@
 #include "facev3/face_align.h"
 
 #include <cmath>
-#include <new>
+#include <utility>
 #include <vector>
 
+#include "guarded.h"
 #include "warp_kernels.h"
 
 namespace {
@@ -18,24 +19,11 @@ constexpr float kArcFaceTemplate[ALIGN_N_LANDMARKS * 2] = {
 // Source positions beyond this many pixels cannot be represented in 48.16 fixed point safely.
 constexpr double kMaxSourceCoordinate = 1e12;
 
-struct Failure {
-    align_status status;
-};
-
-[[noreturn]] void fail(align_status status) { throw Failure{status}; }
+using facev3::fail;
 
 template <class Body>
 int guarded(Body &&body) {
-    try {
-        body();
-        return ALIGN_OK;
-    } catch (const Failure &f) {
-        return f.status;
-    } catch (const std::bad_alloc &) {
-        return ALIGN_ERR_OUT_OF_MEMORY;
-    } catch (...) {
-        return ALIGN_ERR_INTERNAL;
-    }
+    return facev3::guarded<align_status, ALIGN_OK, ALIGN_ERR_OUT_OF_MEMORY, ALIGN_ERR_INTERNAL>(std::forward<Body>(body));
 }
 
 struct Similarity {

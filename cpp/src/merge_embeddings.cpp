@@ -3,31 +3,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <new>
+#include <utility>
 #include <vector>
 
 #include "dot_kernels.h"
+#include "guarded.h"
 
 namespace {
 
-struct Failure {
-    merge_status status;
-};
-
-[[noreturn]] void fail(merge_status status) { throw Failure{status}; }
+using facev3::fail;
 
 template <class Body>
 int guarded(Body &&body) {
-    try {
-        body();
-        return MERGE_OK;
-    } catch (const Failure &f) {
-        return f.status;
-    } catch (const std::bad_alloc &) {
-        return MERGE_ERR_OUT_OF_MEMORY;
-    } catch (...) {
-        return MERGE_ERR_INTERNAL;
-    }
+    return facev3::guarded<merge_status, MERGE_OK, MERGE_ERR_OUT_OF_MEMORY, MERGE_ERR_INTERNAL>(std::forward<Body>(body));
 }
 
 float squared_norm(const float *x, size_t n) { return facev3::dot_kernels().dot(x, x, n); }

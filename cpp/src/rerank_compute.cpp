@@ -3,35 +3,22 @@
 
 #include <algorithm>
 #include <cmath>
-#include <new>
+#include <utility>
 #include <numeric>
 #include <vector>
 
 #include "dot_kernels.h"
+#include "guarded.h"
 
 namespace {
 
 using facev3::dot_kernels;
 
-struct Failure {
-    rerank_status status;
-};
+using facev3::fail;
 
-[[noreturn]] void fail(rerank_status status) { throw Failure{status}; }
-
-// Every entry point runs its body through this: C++ errors become a status, never cross the ABI.
 template <class Body>
 int guarded(Body &&body) {
-    try {
-        body();
-        return RERANK_OK;
-    } catch (const Failure &f) {
-        return f.status;
-    } catch (const std::bad_alloc &) {
-        return RERANK_ERR_OUT_OF_MEMORY;
-    } catch (...) {
-        return RERANK_ERR_INTERNAL;
-    }
+    return facev3::guarded<rerank_status, RERANK_OK, RERANK_ERR_OUT_OF_MEMORY, RERANK_ERR_INTERNAL>(std::forward<Body>(body));
 }
 
 // A row-strided float32 matrix view.
