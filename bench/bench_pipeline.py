@@ -1,0 +1,75 @@
+"""Whole pipeline, photo bytes to normalized embeddings, one thread each: facev3 on the embedded
+onnxruntime backend vs the OpenCV FaceDetectorYN + FaceRecognizerSF loop on the same cleaned
+model files and the same photos (detection on a copy whose longest side is 640)."""
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from photos import photo_path
+
+from facev3 import detection
+from facev3.inference import LocalBackend
+from facev3.models import export_models
+from facev3.pipeline import Pipeline
+
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+
+
+def single_face_640() -> bytes:
+    """obama.jpg (910 x 1137, one face) re-encoded at 640 px on its longest side."""
+    image = Image.open(SHARED_FACES / "fr" / "obama.jpg").convert("RGB")
+    image.thumbnail((640, 640))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+PHOTOS = {"single 640px": single_face_640, "group t1 6 faces": lambda: photo_path("t1.jpg").read_bytes()}
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    cv2.setNumThreads(1)
+    yunet, sface = export_models(tmp_path_factory.mktemp("models"))
+    detector = cv2.FaceDetectorYN.create(str(yunet), "", (640, 640), 0.7, 0.3, 5000)
+    recognizer = cv2.FaceRecognizerSF.create(str(sface), "")
+    return Pipeline(LocalBackend(threads=1)), detector, recognizer
+
+
+def opencv_loop(data: bytes, detector, recognizer) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    prepared = detection.prepare(image, 640)  # the same INTER_AREA downscale
+    h, w = round(image.shape[0] * prepared.scale_y), round(image.shape[1] * prepared.scale_x)
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != image.shape[:2] else image
+    detector.setInputSize((w, h))
+    _, faces = detector.detect(small)
+    features = []
+    for row in faces if faces is not None else []:
+        full = row.copy()
+        full[:14] /= np.array([prepared.scale_x, prepared.scale_y] * 7, np.float32)
+        feature = recognizer.feature(recognizer.alignCrop(image, full)).ravel()
+        features.append(feature / np.linalg.norm(feature))
+    return np.array(features)
+
+
+@pytest.mark.parametrize("photo", list(PHOTOS))
+def test_facev3_pipeline(benchmark, engines, photo):
+    pipeline, _, _ = engines
+    data = PHOTOS[photo]()
+    benchmark.group = f"pipeline {photo}"
+    (result,), times = benchmark(pipeline.run, [data])
+    benchmark.extra_info["faces"] = len(result.faces)
+    benchmark.extra_info["stage_ms_last_round"] = dict(times.ms)
+    assert result.faces
+
+
+@pytest.mark.parametrize("photo", list(PHOTOS))
+def test_baseline_opencv_yn_sf_loop(benchmark, engines, photo):
+    _, detector, recognizer = engines
+    benchmark.group = f"pipeline {photo}"
+    features = benchmark(opencv_loop, PHOTOS[photo](), detector, recognizer)
+    benchmark.extra_info["faces"] = len(features)
