@@ -1,8 +1,6 @@
 """The face pipeline on the embedded (onnxruntime) backend, on real photos: face counts, labelled
 identities against the calibrated threshold, parity with OpenCV's own YuNet + SFace, options."""
 
-import itertools
-import json
 from pathlib import Path
 
 import cv2
@@ -11,6 +9,7 @@ import pytest
 from photos import photo_path
 
 from facev3 import detection
+from facev3.calibration import labelled_photos, pair_cosines
 from facev3.inference import LocalBackend
 from facev3.models import SFACE_CALIBRATION, export_models
 from facev3.pipeline import EmbedOptions, Pipeline
@@ -25,18 +24,9 @@ def pipeline() -> Pipeline:
 
 @pytest.fixture(scope="module")
 def labelled() -> list[tuple[str, Path]]:
-    """Single-person photos with an identity from ../shared/data/faces, near-duplicates left out."""
-    manifest = SHARED_FACES / "MANIFEST.json"
-    assert manifest.is_file(), f"the shared photo set is missing: {manifest}"
-    return [
-        (e["identity"], SHARED_FACES / e["file"])
-        for e in json.loads(manifest.read_text())["images"]
-        if e.get("identity") and "near-duplicate" not in e.get("note", "")
-    ]
-
-
-def largest(result):
-    return max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    """Single-person photos with an identity from ../shared/data/faces."""
+    assert (SHARED_FACES / "MANIFEST.json").is_file(), f"the shared photo set is missing: {SHARED_FACES}"
+    return labelled_photos(SHARED_FACES)
 
 
 def test_group_photo_yields_six_faces(pipeline):
@@ -50,12 +40,10 @@ def test_group_photo_yields_six_faces(pipeline):
 def test_every_labelled_photo_yields_its_face_and_pairs_fall_on_the_right_side(pipeline, labelled):
     results, _ = pipeline.run([path.read_bytes() for _, path in labelled])
     assert all(r.error is None and r.faces for r in results), [str(p) for (_, p), r in zip(labelled, results) if not r.faces]
-    vectors = [largest(r).embedding for r in results]
-    same, different = [], []
-    for (a, b) in itertools.combinations(range(len(labelled)), 2):
-        (same if labelled[a][0] == labelled[b][0] else different).append(float(vectors[a] @ vectors[b]))
-    assert len(same) >= 20 and len(different) >= 200
-    assert min(same) > SFACE_CALIBRATION.threshold > max(different)
+    vectors = np.array([r.largest_face().embedding for r in results])
+    cosines, same = pair_cosines([identity for identity, _ in labelled], vectors)
+    assert same.sum() >= 20 and (~same).sum() >= 200
+    assert cosines[same].min() > SFACE_CALIBRATION.threshold > cosines[~same].max()
 
 
 def test_embeddings_are_unit_length_unless_asked_raw(pipeline):
@@ -72,8 +60,8 @@ def test_options_filter_faces_and_return_crops(pipeline):
     data = [photo_path("t1.jpg").read_bytes()]
     (two,), _ = pipeline.run(data, EmbedOptions(max_faces=2, return_aligned=True))
     (all_six,), _ = pipeline.run(data)
-    areas = sorted(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in all_six.faces), reverse=True)
-    assert sorted(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in two.faces), reverse=True) == pytest.approx(areas[:2])
+    areas = sorted((f.area for f in all_six.faces), reverse=True)
+    assert sorted((f.area for f in two.faces), reverse=True) == pytest.approx(areas[:2])
     assert all(f.aligned.shape == (112, 112, 3) for f in two.faces)
     (none,), _ = pipeline.run(data, EmbedOptions(min_face_size=10_000))
     assert none.faces == ()

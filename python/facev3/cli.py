@@ -110,11 +110,12 @@ def _compare(a: Path, b: Path) -> int:
     results, _ = pipeline.run([a.read_bytes(), b.read_bytes()])
     largest = []
     for path, result in zip((a, b), results):
-        if result.error is not None or not result.faces:
+        face = result.largest_face()
+        if face is None:
             reason = result.error.message if result.error else "no face found"
             print(f"{path}: {reason}", file=sys.stderr)
             return 2
-        largest.append(max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])).embedding)
+        largest.append(face.embedding)
     scored = native.rerank(largest[0], largest[1][None], calibration_threshold=SFACE_CALIBRATION.threshold,
                            calibration_scale=SFACE_CALIBRATION.scale)
     print(orjson.dumps({

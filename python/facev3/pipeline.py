@@ -50,6 +50,10 @@ class Face:
     norm: float  # L2 norm of the raw (or mirror-fused) embedding
     aligned: np.ndarray | None  # (112, 112, 3) uint8 RGB when asked for
 
+    @property
+    def area(self) -> float:
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -59,6 +63,9 @@ class ImageResult:
     faces: tuple[Face, ...] = ()
     error: FaceError | None = None
     duplicate_of: int | None = None
+
+    def largest_face(self) -> Face | None:
+        return max(self.faces, key=lambda f: f.area, default=None)
 
 
 @dataclass
