@@ -42,15 +42,14 @@ def engines(tmp_path_factory):
 
 def opencv_loop(data: bytes, detector, recognizer) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    prepared = detection.prepare(image, 640)  # the same INTER_AREA downscale
-    h, w = round(image.shape[0] * prepared.scale_y), round(image.shape[1] * prepared.scale_x)
+    w, h = detection.downscaled_size(*image.shape[:2], 640)  # the same INTER_AREA downscale
     small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != image.shape[:2] else image
     detector.setInputSize((w, h))
     _, faces = detector.detect(small)
     features = []
     for row in faces if faces is not None else []:
         full = row.copy()
-        full[:14] /= np.array([prepared.scale_x, prepared.scale_y] * 7, np.float32)
+        full[:14] /= np.array([w / image.shape[1], h / image.shape[0]] * 7, np.float32)
         feature = recognizer.feature(recognizer.alignCrop(image, full)).ravel()
         features.append(feature / np.linalg.norm(feature))
     return np.array(features)

@@ -38,14 +38,16 @@ class DetectorInput:
     scale_y: float
 
 
+def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(width, height) of the detection copy: longest side at most max_side, aspect kept."""
+    ratio = min(1.0, max_side / max(height, width))
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
 def prepare(image_rgb: np.ndarray, max_side: int) -> DetectorInput:
     height, width = image_rgb.shape[:2]
-    ratio = min(1.0, max_side / max(height, width))
-    small = image_rgb
-    if ratio < 1.0:
-        size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
-        small = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
-    h, w = small.shape[:2]
+    w, h = downscaled_size(height, width, max_side)
+    small = image_rgb if (w, h) == (width, height) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
     padded = np.zeros((1, 3, -(-h // PAD) * PAD, -(-w // PAD) * PAD), np.float32)
     padded[0, :, :h, :w] = small[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR planes
     return DetectorInput(padded, w / width, h / height)
