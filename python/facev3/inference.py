@@ -13,6 +13,7 @@ from facev3 import detection, models
 
 class InferenceBackend(Protocol):
     name: str
+    detector: detection.Detector
     embedding_size: int
 
     def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
@@ -30,7 +31,7 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, detector: str = "yunet") -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -38,14 +39,16 @@ class LocalBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
-        self._detector = ort.InferenceSession(models.clean_model_bytes(models.YUNET), options, providers=providers)
+        self.detector = detection.DETECTORS[detector]
+        self._detector = ort.InferenceSession(models.clean_model_bytes(self.detector.source), options, providers=providers)
         self._embedder = ort.InferenceSession(models.clean_model_bytes(models.SFACE), options, providers=providers)
         self._detector_outputs = [o.name for o in self._detector.get_outputs()]
         self.embedding_size = int(self._embedder.get_outputs()[0].shape[1])
 
     def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
-        raw = self._detector.run(self._detector_outputs, {"input": prepared.tensor})
-        return detection.decode(dict(zip(self._detector_outputs, raw)), prepared, score_threshold, nms_threshold)
+        raw = self._detector.run(self._detector_outputs, {self.detector.input_name: prepared.tensor})
+        outputs = dict(zip(self._detector_outputs, raw))
+        return detection.decode(self.detector, outputs, prepared, score_threshold, nms_threshold)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         # SFace normalizes inside the graph: raw 0-255 RGB planes in.

