@@ -24,7 +24,7 @@ class PipelineSettings:
     max_side: int = 640
     det_threshold: float | None = None  # None: the detector's own default (YuNet 0.7, CenterFace 0.5)
     nms_threshold: float = 0.3
-    embed_batch: int = 1
+    embed_batch: int = 2  # fastest on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py)
     limits: DecodeLimits = DecodeLimits()
 
 
