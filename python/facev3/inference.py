@@ -16,8 +16,9 @@ class InferenceBackend(Protocol):
     detector: detection.Detector
     embedding_size: int
 
-    def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
-        """Faces of one prepared image, in full-resolution pixels."""
+    def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> detection.Detections:
+        """Faces of one (h, w, 3) uint8 RGB image, detected on a copy whose longest side is at most
+        max_side, in full-resolution pixels."""
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """(n, 112, 112, 3) uint8 RGB aligned crops -> (n, embedding_size) float32, not normalized."""
@@ -45,10 +46,11 @@ class LocalBackend:
         self._detector_outputs = [o.name for o in self._detector.get_outputs()]
         self.embedding_size = int(self._embedder.get_outputs()[0].shape[1])
 
-    def detect(self, prepared: detection.DetectorInput, score_threshold: float, nms_threshold: float) -> detection.Detections:
+    def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> detection.Detections:
+        prepared = detection.prepare(image_rgb, max_side, self.detector.bgr)
         raw = self._detector.run(self._detector_outputs, {self.detector.input_name: prepared.tensor})
         outputs = dict(zip(self._detector_outputs, raw))
-        return detection.decode(self.detector, outputs, prepared, score_threshold, nms_threshold)
+        return detection.decode(self.detector, outputs, prepared.grid, score_threshold, nms_threshold)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         # SFace normalizes inside the graph: raw 0-255 RGB planes in.

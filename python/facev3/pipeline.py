@@ -127,10 +127,9 @@ class Pipeline:
         t = time.perf_counter()
         image = decode_image(data, self.settings.limits)
         t = times.add("decode", t)
-        detector = self.backend.detector
-        threshold = next(t for t in (options.det_threshold, self.settings.det_threshold, detector.default_threshold) if t is not None)
-        prepared = detection.prepare(image, self.settings.max_side, detector.bgr)
-        found = self.backend.detect(prepared, threshold, self.settings.nms_threshold)
+        defaults = (options.det_threshold, self.settings.det_threshold, self.backend.detector.default_threshold)
+        threshold = next(t for t in defaults if t is not None)
+        found = self.backend.detect(image, self.settings.max_side, threshold, self.settings.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         t = times.add("detect", t)
         crops = native.align_faces(image, np.ascontiguousarray(found.landmarks))
