@@ -1,16 +1,18 @@
 """SFace on the embedded backend: 32 aligned faces embedded in batches of 1 to 32, one thread.
-Decides PipelineSettings.embed_batch (the fastest size on this CPU: 2, 4-7% ahead of 1 and 4,
+Decides LocalBackend's embed_batch (the fastest size on this CPU: 2, 4-7% ahead of 1 and 4,
 33% ahead of 32 in the runs that set it); the default is the reference entry of the group."""
+
+import inspect
 
 import numpy as np
 import pytest
 from photos import photo_path
 
 from facev3.inference import LocalBackend
-from facev3.pipeline import EmbedOptions, Pipeline, PipelineSettings
+from facev3.pipeline import EmbedOptions, Pipeline
 
 FACES = 32
-DEFAULT = PipelineSettings().embed_batch
+DEFAULT = inspect.signature(LocalBackend).parameters["embed_batch"].default
 OTHERS = [b for b in (1, 2, 4, 8, 16, 32) if b != DEFAULT]
 
 
@@ -24,7 +26,8 @@ def backend_and_crops():
 
 
 def embed_in_batches(backend: LocalBackend, crops: np.ndarray, batch: int) -> np.ndarray:
-    return np.concatenate([backend.embed(crops[i : i + batch]) for i in range(0, len(crops), batch)])
+    backend.embed_batch = batch
+    return backend.embed(crops)
 
 
 def test_facev3_embed_default_batch(benchmark, backend_and_crops):

@@ -31,3 +31,14 @@ class ModelUnavailable(FaceError):
     """A model file is missing from its wheel, or does not match its recorded sha256."""
 
     code = "model_unavailable"
+
+
+class BackendUnavailable(Exception):
+    """The inference backend cannot answer (Triton down, a model not ready, a timeout). Not a
+    FaceError: it is no fault of the image, and the HTTP layer answers 503 with Retry-After."""
+
+    code = "backend_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -32,7 +32,7 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, threads: int = 1, detector: str = "yunet") -> None:
+    def __init__(self, threads: int = 1, detector: str = "yunet", embed_batch: int = 2) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -45,6 +45,9 @@ class LocalBackend:
         self._embedder = ort.InferenceSession(models.clean_model_bytes(models.SFACE), options, providers=providers)
         self._detector_outputs = [o.name for o in self._detector.get_outputs()]
         self.embedding_size = int(self._embedder.get_outputs()[0].shape[1])
+        # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
+        # bigger batches spill the activations out of cache.
+        self.embed_batch = embed_batch
 
     def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> detection.Detections:
         prepared = detection.prepare(image_rgb, max_side, self.detector.bgr)
@@ -55,7 +58,9 @@ class LocalBackend:
     def embed(self, crops: np.ndarray) -> np.ndarray:
         # SFace normalizes inside the graph: raw 0-255 RGB planes in.
         planes = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
-        return self._embedder.run(["fc1"], {"data": planes})[0]
+        batches = [self._embedder.run(["fc1"], {"data": planes[i : i + self.embed_batch]})[0]
+                   for i in range(0, len(planes), self.embed_batch)]
+        return np.concatenate(batches) if batches else np.zeros((0, self.embedding_size), np.float32)
 
     def close(self) -> None:
         self._detector = self._embedder = None

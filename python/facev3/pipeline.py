@@ -2,7 +2,7 @@
 
 Per call: decode every image (limits, EXIF), detect on a <= max_side copy, align every face from
 the full-resolution image with facev3.native.align_faces (RGB crops, as SFace expects), then embed
-the faces of all images together in batches of `embed_batch`.
+the faces of all images in one call; the backend batches them as suits it.
 """
 
 import hashlib
@@ -24,7 +24,6 @@ class PipelineSettings:
     max_side: int = 640
     det_threshold: float | None = None  # None: the detector's own default (YuNet 0.7, CenterFace 0.5)
     nms_threshold: float = 0.3
-    embed_batch: int = 2  # fastest on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py)
     limits: DecodeLimits = DecodeLimits()
 
 
@@ -141,19 +140,15 @@ class Pipeline:
         crops = np.concatenate(crop_sets) if crop_sets else np.zeros((0, 112, 112, 3), np.uint8)
         if len(crops) == 0:
             return np.zeros((0, self.backend.embedding_size), np.float32)
-        raw = self._embed_batches(crops)
+        raw = self.backend.embed(crops)
         if mirror:
             # Flip fusion: mean of the unit embeddings of each face and its mirror, kept at the
             # original's scale so that `norm` still reads as the model's confidence.
-            flipped = self._embed_batches(np.ascontiguousarray(crops[:, :, ::-1]))
+            flipped = self.backend.embed(np.ascontiguousarray(crops[:, :, ::-1]))
             fused = native.merge_embeddings(np.stack([raw, flipped], axis=1), renormalize=True)
             raw = fused * np.linalg.norm(raw, axis=1, keepdims=True)
         times.add("embed", t)
         return raw.astype(np.float32, copy=False)
-
-    def _embed_batches(self, crops: np.ndarray) -> np.ndarray:
-        batch = self.settings.embed_batch
-        return np.concatenate([self.backend.embed(crops[i : i + batch]) for i in range(0, len(crops), batch)])
 
     def _faces(self, found: _Found, raw: np.ndarray, options: EmbedOptions) -> tuple[Face, ...]:
         norms = np.linalg.norm(raw, axis=1)

@@ -1,0 +1,129 @@
+"""The Triton adapter of the inference port: gRPC to the face_detect and face_embed ensembles.
+
+One gRPC channel per process (the client is thread-safe; each embedding request holds its own
+shared-memory slot). Model metadata (embedding size, max batch) is read once at start-up.
+Faces are embedded in chunks of the ensemble's max_batch_size. TRITON_SHM:
+  system  crops are written into a registered POSIX shared-memory region and embeddings read
+          from another (measured 2.6-2.9x faster than plain gRPC for 32 crops, notes/triton.md);
+  none    plain gRPC tensors;
+  cuda    not available in this build: it needs a GPU and tritonclient[cuda] (see README).
+Every failure to reach Triton or a model becomes BackendUnavailable; after a server restart the
+regions are registered again on the next call, so the service recovers without a restart.
+"""
+
+import queue
+
+import numpy as np
+
+from facev3 import detection
+from facev3.errors import BackendUnavailable
+from facev3.triton.shm import SystemShmPool
+
+CROP_SHAPE = (112, 112, 3)
+
+
+class TritonBackend:
+    name = "triton"
+
+    def __init__(self, url: str, *, shm: str = "system", detector: str = "yunet", timeout_s: float = 10.0,
+                 slots: int = 4, detect_model: str = "face_detect", embed_model: str = "face_embed") -> None:
+        import tritonclient.grpc as grpcclient
+
+        if shm not in ("system", "none"):
+            raise ValueError(f"TRITON_SHM must be 'system' or 'none' here, got {shm!r} (cuda needs a GPU build)")
+        self.detector = detection.DETECTORS[detector]
+        self.timeout_s = timeout_s
+        self._grpc = grpcclient
+        self._client = grpcclient.InferenceServerClient(url)
+        self._detect_model, self._embed_model = detect_model, embed_model
+        try:
+            config = self._client.get_model_config(embed_model, as_json=True, client_timeout=timeout_s)["config"]
+            outputs = {o["name"]: o for o in config["output"]}
+        except Exception as error:
+            raise BackendUnavailable(f"Triton at {url} has no ready model {embed_model!r}: {error}") from None
+        self.max_batch = int(config["max_batch_size"])
+        self.embedding_size = int(outputs["EMBEDDING"]["dims"][-1])
+        self._pool = None
+        if shm == "system":
+            crop_bytes = int(np.prod(CROP_SHAPE))
+            self._pool = SystemShmPool(self._client, slots, self.max_batch * crop_bytes,
+                                       self.max_batch * (self.embedding_size + 1) * 4)
+
+    def ready(self) -> bool:
+        try:
+            return all(self._client.is_model_ready(m, client_timeout=self.timeout_s)
+                       for m in (self._detect_model, self._embed_model))
+        except Exception:  # noqa: BLE001 - any failure to answer means not ready
+            return False
+
+    def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> detection.Detections:
+        feeds = {
+            "IMAGE": np.ascontiguousarray(image_rgb, np.uint8),
+            "MAX_SIDE": np.array([max_side], np.int32),
+            "SCORE_THRESHOLD": np.array([score_threshold], np.float32),
+            "NMS_THRESHOLD": np.array([nms_threshold], np.float32),
+        }
+        inputs = []
+        for name, value in feeds.items():
+            tensor = self._grpc.InferInput(name, list(value.shape), _triton_dtype(value))
+            tensor.set_data_from_numpy(value)
+            inputs.append(tensor)
+        outputs = [self._grpc.InferRequestedOutput(n) for n in ("BOXES", "SCORES", "LANDMARKS")]
+        result = self._infer(self._detect_model, inputs, outputs)
+        return detection.Detections(result.as_numpy("BOXES").reshape(-1, 4), result.as_numpy("SCORES").reshape(-1),
+                                    result.as_numpy("LANDMARKS").reshape(-1, 5, 2))
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        chunks = [crops[i : i + self.max_batch] for i in range(0, len(crops), self.max_batch)]
+        embed_chunk = self._embed_shm if self._pool is not None else self._embed_plain
+        return np.concatenate([embed_chunk(chunk) for chunk in chunks]) if chunks else np.zeros((0, self.embedding_size), np.float32)
+
+    def _embed_plain(self, crops: np.ndarray) -> np.ndarray:
+        tensor = self._grpc.InferInput("CROPS", list(crops.shape), "UINT8")
+        tensor.set_data_from_numpy(np.ascontiguousarray(crops))
+        result = self._infer(self._embed_model, [tensor], [self._grpc.InferRequestedOutput("EMBEDDING")])
+        return result.as_numpy("EMBEDDING")
+
+    def _embed_shm(self, crops: np.ndarray) -> np.ndarray:
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            with self._pool.acquire(self.timeout_s) as slot:
+                return self._embed_in_slot(slot, crops)
+        except queue.Empty:
+            raise BackendUnavailable(f"no shared-memory slot free within {self.timeout_s:.0f} s") from None
+        except InferenceServerException as error:  # registering the regions failed
+            self._pool.mark_stale()
+            raise BackendUnavailable(f"Triton shared-memory registration failed: {error.message() or error}") from None
+
+    def _embed_in_slot(self, slot, crops: np.ndarray) -> np.ndarray:
+        n = len(crops)
+        slot.input_view((n, *CROP_SHAPE), np.uint8)[:] = crops
+        tensor = self._grpc.InferInput("CROPS", [n, *CROP_SHAPE], "UINT8")
+        tensor.set_shared_memory(slot.input_name, crops.nbytes)
+        output = self._grpc.InferRequestedOutput("EMBEDDING")
+        output.set_shared_memory(slot.output_name, n * self.embedding_size * 4)
+        self._infer(self._embed_model, [tensor], [output])
+        return slot.output_view((n, self.embedding_size), np.float32).copy()
+
+    def _infer(self, model: str, inputs: list, outputs: list):
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            return self._client.infer(model, inputs, outputs=outputs, client_timeout=self.timeout_s)
+        except InferenceServerException as error:
+            if self._pool is not None:
+                self._pool.mark_stale()  # a restarted server has forgotten our regions
+            raise BackendUnavailable(f"Triton model {model!r} failed: {error.message() or error}") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._client.close()
+
+
+def _triton_dtype(value: np.ndarray) -> str:
+    from tritonclient.utils import np_to_triton_dtype
+
+    return np_to_triton_dtype(value.dtype)
