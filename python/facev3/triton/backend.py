@@ -11,6 +11,7 @@ Every failure to reach Triton or a model becomes BackendUnavailable; after a ser
 regions are registered again on the next call, so the service recovers without a restart.
 """
 
+import json
 import queue
 
 import numpy as np
@@ -20,6 +21,20 @@ from facev3.errors import BackendUnavailable
 from facev3.triton.shm import SystemShmPool
 
 CROP_SHAPE = (112, 112, 3)
+# gRPC backs off up to 2 minutes between reconnects to a dead server, and a call made while the
+# channel waits fails at once. Reconnects are capped at 1 s and UNAVAILABLE is retried (the request
+# never reached Triton), so the first request after Triton comes back succeeds.
+RECONNECT = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", json.dumps({"methodConfig": [{
+        "name": [{"service": "inference.GRPCInferenceService"}],
+        "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.1s", "maxBackoff": "1s", "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"]},
+    }]})),
+)
 
 
 class TritonBackend:
@@ -34,7 +49,14 @@ class TritonBackend:
         self.detector = detection.DETECTORS[detector]
         self.timeout_s = timeout_s
         self._grpc = grpcclient
-        self._client = grpcclient.InferenceServerClient(url)
+        keepalive = grpcclient.KeepAliveOptions()
+        self._client = grpcclient.InferenceServerClient(url, channel_args=[
+            ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+            ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+            ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+            *RECONNECT,
+        ])
         self._detect_model, self._embed_model = detect_model, embed_model
         try:
             config = self._client.get_model_config(embed_model, as_json=True, client_timeout=timeout_s)["config"]

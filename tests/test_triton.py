@@ -1,0 +1,184 @@
+"""The Triton backend against a real tritonserver (the nvidia-pytriton wheel's binary), started by
+these tests on loopback: parity with the embedded backend, shared memory, concurrency, and a
+server killed and restarted under the client."""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from google.protobuf import text_format
+from photos import photo_path
+from tritonclient.grpc import model_config_pb2
+
+from facev3.errors import BackendUnavailable
+from facev3.inference import LocalBackend
+from facev3.pipeline import EmbedOptions, Pipeline
+from facev3.triton.backend import TritonBackend
+from facev3.triton.process import TritonProcess, TritonStartError
+from facev3.triton.repository import copy_repository
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = ROOT / "triton-infer-custom" / "models_serving"
+TRITON_ENV = ROOT / ".venv-triton"
+PHOTOS = ("t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg")
+
+
+@pytest.fixture(scope="session")
+def prepared_repository(tmp_path_factory) -> Path:
+    assert (TRITON_ENV / "bin" / "python").exists(), f"{TRITON_ENV} is missing: run scripts/setup-triton-env.sh"
+    return copy_repository(REPOSITORY, tmp_path_factory.mktemp("triton") / "models_serving")
+
+
+@pytest.fixture(scope="session")
+def triton(prepared_repository):
+    with TritonProcess(prepared_repository, TRITON_ENV) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[bytes]:
+    return [photo_path(name).read_bytes() for name in PHOTOS]
+
+
+@pytest.fixture(scope="module")
+def local_results(photos):
+    results, _ = Pipeline(LocalBackend()).run(photos)
+    return results
+
+
+def facev3_shm_regions() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith("facev3_")}
+
+
+@pytest.mark.parametrize("shm", ["system", "none"])
+def test_triton_backend_matches_the_embedded_backend(triton, photos, local_results, shm):
+    backend = TritonBackend(triton.grpc_url, shm=shm)
+    try:
+        assert backend.ready() and backend.embedding_size == 128 and backend.max_batch == 32
+        results, _ = Pipeline(backend).run(photos)
+    finally:
+        backend.close()
+    for ours, local in zip(results, local_results):
+        assert len(ours.faces) == len(local.faces) > 0
+        for a, b in zip(ours.faces, local.faces):
+            np.testing.assert_allclose(a.box, b.box, atol=1.0)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1.0)
+            assert float(a.embedding @ b.embedding) >= 0.9999
+
+
+def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos):
+    (result,), _ = Pipeline(LocalBackend()).run(photos[:1], EmbedOptions(return_aligned=True))
+    crops = np.array([face.aligned for face in result.faces] * 7)  # 42 crops: two chunks of <= 32
+    with_shm, plain = TritonBackend(triton.grpc_url, shm="system"), TritonBackend(triton.grpc_url, shm="none")
+    try:
+        np.testing.assert_array_equal(with_shm.embed(crops), plain.embed(crops))
+    finally:
+        with_shm.close()
+        plain.close()
+
+
+def test_sixteen_concurrent_callers_get_answers_and_leave_no_regions(triton, photos):
+    before = facev3_shm_regions()
+    backend = TritonBackend(triton.grpc_url, shm="system", slots=4, timeout_s=30)
+    pipeline = Pipeline(backend)
+    reference, _ = pipeline.run(photos[1:2])
+    expected = reference[0].faces[0].embedding
+    errors, calls = [], []
+    deadline = time.monotonic() + 4.0
+
+    def caller():
+        while time.monotonic() < deadline:
+            try:
+                (result,), _ = pipeline.run(photos[1:2])
+                assert float(result.faces[0].embedding @ expected) > 0.99999
+                calls.append(1)
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=caller) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == [] and len(calls) >= 16
+    assert len(facev3_shm_regions() - before) == 8  # 4 slots x (input, output), held while open
+    backend.close()
+    assert facev3_shm_regions() == before
+
+
+def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_repository, photos):
+    crops = np.zeros((3, 112, 112, 3), np.uint8)
+    before = facev3_shm_regions()
+    with TritonProcess(prepared_repository, TRITON_ENV) as server:
+        backend = TritonBackend(server.grpc_url, shm="system", timeout_s=5)
+        pipeline = Pipeline(backend)
+        try:
+            assert backend.embed(crops).shape == (3, 128)
+            server.kill()
+            for call in (lambda: backend.embed(crops), lambda: pipeline.run(photos[1:2])):
+                started = time.monotonic()
+                with pytest.raises(BackendUnavailable):
+                    call()
+                assert time.monotonic() - started < 5 + 2
+            assert not backend.ready()
+            server.start()  # same ports; the server has forgotten our shared-memory regions
+            assert backend.ready()
+            assert backend.embed(crops).shape == (3, 128)
+            (result,), _ = pipeline.run(photos[1:2])
+            assert len(result.faces) == 1
+        finally:
+            backend.close()
+    assert facev3_shm_regions() == before
+
+
+def test_a_broken_model_stops_the_start_with_the_log(prepared_repository, tmp_path):
+    broken = copy_repository(prepared_repository, tmp_path / "broken")
+    (broken / "sface" / "1" / "sface_2021dec.onnx").unlink()
+    started = time.monotonic()
+    with pytest.raises(TritonStartError, match="exited"):
+        with TritonProcess(broken, TRITON_ENV, ready_timeout_s=60):
+            pass
+    assert time.monotonic() - started < 60
+
+
+def test_an_unreachable_server_is_a_typed_error():
+    with pytest.raises(BackendUnavailable, match="no ready model"):
+        TritonBackend("127.0.0.1:9", timeout_s=2)
+
+
+# ---- the repository itself ----------------------------------------------------------------
+
+KEY_ORDER = ["name", "platform", "backend", "max_batch_size", "input", "output", "ensemble_scheduling",
+             "dynamic_batching", "instance_group", "parameters"]
+
+
+def configs() -> dict[str, Path]:
+    return {path.parent.name: path for path in sorted(REPOSITORY.glob("*/config.pbtxt"))}
+
+
+@pytest.mark.parametrize("model", list(configs()))
+def test_every_config_parses_and_keeps_one_key_order(model):
+    path = configs()[model]
+    config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+    assert config.name == model
+    keys = [line.split()[0].rstrip(":") for line in path.read_text().splitlines() if line and not line[0].isspace() and line[0].isalpha()]
+    assert keys == sorted(keys, key=KEY_ORDER.index)
+    version = path.parent / "1"
+    if config.platform == "ensemble":
+        assert (version / ".gitkeep").exists()
+        assert config.max_batch_size in (0, 32)
+    else:
+        assert config.backend == "python"
+        assert "from facev3.serving." in (version / "model.py").read_text()
+        assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
+
+
+def test_the_embedder_batches_dynamically_up_to_the_ensemble_size():
+    parse = lambda name: text_format.Parse(configs()[name].read_text(), model_config_pb2.ModelConfig())  # noqa: E731
+    assert parse("sface").HasField("dynamic_batching")
+    assert {parse(m).max_batch_size for m in ("face_embed", "embed_pre", "sface", "embed_post")} == {32}
