@@ -3,6 +3,7 @@ these tests on loopback: parity with the embedded backend, shared memory, concur
 server killed and restarted under the client."""
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -182,3 +183,54 @@ def test_the_embedder_batches_dynamically_up_to_the_ensemble_size():
     parse = lambda name: text_format.Parse(configs()[name].read_text(), model_config_pb2.ModelConfig())  # noqa: E731
     assert parse("sface").HasField("dynamic_batching")
     assert {parse(m).max_batch_size for m in ("face_embed", "embed_pre", "sface", "embed_post")} == {32}
+
+
+def test_facev3_triton_serve_runs_until_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "facev3.cli", "triton", "serve", "--repository", str(REPOSITORY),
+               "--env", str(TRITON_ENV), "--workdir", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()  # printed once the server is ready
+        assert line.startswith("tritonserver ready: TRITON_URL=127.0.0.1:")
+        url = line.split("TRITON_URL=")[1].split()[0]
+        backend = TritonBackend(url, shm="none")
+        assert backend.ready()
+        backend.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    server_log = (tmp_path / "tritonserver.log").read_text()
+    assert "Signal (15) received" in server_log  # a graceful stop, not a kill
+    assert "successfully unloaded 'sface'" in server_log
+
+
+# ---- the GPU variant (built by build.sh on a GPU machine; only checked statically here) ------
+
+
+@pytest.mark.parametrize("model", ["yunet", "sface"])
+def test_gpu_configs_keep_the_cpu_models_tensors(model):
+    cpu = text_format.Parse(configs()[model].read_text(), model_config_pb2.ModelConfig())
+    gpu_path = ROOT / "triton-infer-custom" / "gpu" / model / "config.pbtxt"
+    gpu = text_format.Parse(gpu_path.read_text(), model_config_pb2.ModelConfig())
+    assert gpu.platform == "tensorrt_plan" and gpu.name == cpu.name and gpu.max_batch_size == cpu.max_batch_size
+    assert [(t.name, list(t.dims)) for t in gpu.input] == [(t.name, list(t.dims)) for t in cpu.input]
+    assert [(t.name, list(t.dims)) for t in gpu.output] == [(t.name, list(t.dims)) for t in cpu.output]
+    assert [g.kind for g in gpu.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_GPU]
+
+
+def test_build_script_stops_with_a_clear_reason_without_a_gpu(tmp_path):
+    import subprocess
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    if shutil.which("nvidia-smi", path=env["PATH"]):
+        pytest.skip("this machine has a GPU: build.sh would really build")
+    result = subprocess.run(["bash", str(ROOT / "triton-infer-custom" / "build.sh")], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "no NVIDIA GPU found" in result.stderr

@@ -32,7 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     export_dir = export.add_parser("export", help="write the cleaned ONNX files (for Triton and TensorRT)")
     export_dir.add_argument("directory", type=Path)
 
+    triton = commands.add_parser("triton", help="a local tritonserver for development").add_subparsers(dest="action", required=True)
+    triton_serve = triton.add_parser("serve", help="serve a prepared copy of the model repository on 127.0.0.1 until Ctrl-C")
+    triton_serve.add_argument("--repository", type=Path, default=Path("triton-infer-custom/models_serving"))
+    triton_serve.add_argument("--env", type=Path, default=Path(".venv-triton"), help="the numpy<2 env with nvidia-pytriton (scripts/setup-triton-env.sh)")
+    triton_serve.add_argument("--workdir", type=Path, default=Path("build/triton"), help="where the prepared copy goes")
+
     args = parser.parse_args(argv)
+    if args.command == "triton":
+        return _triton_serve(args)
     if args.command == "models":
         from facev3.models import export_models
 
@@ -42,6 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "compare":
         return _compare(args.a, args.b, args.detector)
     return _embed(args)
+
+
+def _triton_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import signal
+
+    from facev3.triton.process import TritonProcess
+    from facev3.triton.repository import copy_repository
+
+    shutil.rmtree(args.workdir / "models_serving", ignore_errors=True)
+    repository = copy_repository(args.repository, args.workdir / "models_serving")
+    with TritonProcess(repository, args.env, log_path=args.workdir / "tritonserver.log") as server:
+        print(f"tritonserver ready: TRITON_URL={server.grpc_url} (HTTP {server.ports.http}, metrics {server.ports.metrics}); "
+              f"log {server.log_path}", flush=True)
+        stop = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # sigwait takes them instead of the default handlers
+        signal.sigwait(stop)
+    return 0
 
 
 def _pipeline(threads: int = 1, detector: str = "yunet"):
