@@ -4,9 +4,10 @@ One gRPC channel per process (the client is thread-safe; each embedding request 
 shared-memory slot). Model metadata (embedding size, max batch) is read once at start-up.
 Faces are embedded in chunks of the ensemble's max_batch_size. TRITON_SHM:
   system  crops are written into a registered POSIX shared-memory region and embeddings read
-          from another (measured 2.6-2.9x faster than plain gRPC for 32 crops, notes/triton.md);
-  none    plain gRPC tensors;
-  cuda    not available in this build: it needs a GPU and tritonclient[cuda] (see README).
+          from another (the transport of 32 crops is 2x faster than plain gRPC here,
+          bench/bench_triton.py);
+  cuda    the same with CUDA shared memory (GPU servers; needs tritonclient[cuda]);
+  none    plain gRPC tensors.
 Every failure to reach Triton or a model becomes BackendUnavailable; after a server restart the
 regions are registered again on the next call, so the service recovers without a restart.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from facev3 import detection
 from facev3.errors import BackendUnavailable
-from facev3.triton.shm import SystemShmPool
+from facev3.triton.shm import ShmPool
 
 CROP_SHAPE = (112, 112, 3)
 # gRPC backs off up to 2 minutes between reconnects to a dead server, and a call made while the
@@ -44,8 +45,8 @@ class TritonBackend:
                  slots: int = 4, detect_model: str = "face_detect", embed_model: str = "face_embed") -> None:
         import tritonclient.grpc as grpcclient
 
-        if shm not in ("system", "none"):
-            raise ValueError(f"TRITON_SHM must be 'system' or 'none' here, got {shm!r} (cuda needs a GPU build)")
+        if shm not in ("system", "cuda", "none"):
+            raise ValueError(f"TRITON_SHM must be 'system', 'cuda' or 'none', got {shm!r}")
         self.detector = detection.DETECTORS[detector]
         self.timeout_s = timeout_s
         self._grpc = grpcclient
@@ -66,10 +67,9 @@ class TritonBackend:
         self.max_batch = int(config["max_batch_size"])
         self.embedding_size = int(outputs["EMBEDDING"]["dims"][-1])
         self._pool = None
-        if shm == "system":
+        if shm != "none":
             crop_bytes = int(np.prod(CROP_SHAPE))
-            self._pool = SystemShmPool(self._client, slots, self.max_batch * crop_bytes,
-                                       self.max_batch * (self.embedding_size + 1) * 4)
+            self._pool = ShmPool(self._client, shm, slots, self.max_batch * crop_bytes, self.max_batch * self.embedding_size * 4)
 
     def ready(self) -> bool:
         try:
@@ -120,13 +120,13 @@ class TritonBackend:
 
     def _embed_in_slot(self, slot, crops: np.ndarray) -> np.ndarray:
         n = len(crops)
-        slot.input_view((n, *CROP_SHAPE), np.uint8)[:] = crops
+        slot.write_input(crops)
         tensor = self._grpc.InferInput("CROPS", [n, *CROP_SHAPE], "UINT8")
         tensor.set_shared_memory(slot.input_name, crops.nbytes)
         output = self._grpc.InferRequestedOutput("EMBEDDING")
         output.set_shared_memory(slot.output_name, n * self.embedding_size * 4)
         self._infer(self._embed_model, [tensor], [output])
-        return slot.output_view((n, self.embedding_size), np.float32).copy()
+        return slot.read_output((n, self.embedding_size), np.float32)
 
     def _infer(self, model: str, inputs: list, outputs: list):
         from tritonclient.utils import InferenceServerException

@@ -1,10 +1,14 @@
 """Shared-memory slots for Triton requests: regions created and registered once per process,
-reused by one request at a time, unregistered and unlinked on close.
+reused by one request at a time, unregistered and destroyed on close.
 
 Each slot is one input and one output region sized for a full batch. A request takes a slot,
-writes its input into the region's numpy view, and reads its output as a view (copied before
-the slot is returned, since the next request overwrites it). After a server restart the server
-no longer knows the regions: `mark_stale()` makes the next `acquire()` register them again.
+writes its input, and reads its output (a copy: the next request overwrites the region). After
+a server restart the server no longer knows the regions: `mark_stale()` makes the next
+`acquire()` register them again. Two kinds, with tritonclient's utilities:
+  system  POSIX shared memory on the host; the input is written straight into the region's
+          numpy view;
+  cuda    device memory (tritonclient[cuda], needs cuda-python and a GPU); imported only when
+          asked for, so CPU machines never load it.
 """
 
 import queue
@@ -19,55 +23,105 @@ import numpy as np
 UNREGISTER_RETRIES = 20  # "region in use" right after a request clears within milliseconds
 
 
+class SystemRegions:
+    def __init__(self, client) -> None:
+        from tritonclient.utils import shared_memory
+
+        self._client, self._shm = client, shared_memory
+
+    def create(self, name: str, size: int):
+        return self._shm.create_shared_memory_region(name, f"/{name}", size)
+
+    def register(self, name: str, handle, size: int) -> None:
+        self._client.register_system_shared_memory(name, f"/{name}", size)
+
+    def unregister(self, name: str) -> None:
+        self._client.unregister_system_shared_memory(name)
+
+    def write(self, handle, array: np.ndarray) -> None:
+        self._shm.get_contents_as_numpy(handle, array.dtype, array.shape)[:] = array
+
+    def read(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return self._shm.get_contents_as_numpy(handle, dtype, shape).copy()
+
+    def destroy(self, handle) -> None:
+        self._shm.destroy_shared_memory_region(handle)
+
+
+class CudaRegions:
+    def __init__(self, client, device_id: int = 0) -> None:
+        try:
+            from tritonclient.utils import cuda_shared_memory
+        except (ImportError, RuntimeError) as error:
+            raise RuntimeError(f"TRITON_SHM=cuda needs a GPU and tritonclient[cuda] (cuda-python): {error}") from None
+
+        self._client, self._shm, self._device = client, cuda_shared_memory, device_id
+
+    def create(self, name: str, size: int):
+        return self._shm.create_shared_memory_region(name, size, self._device)
+
+    def register(self, name: str, handle, size: int) -> None:
+        self._client.register_cuda_shared_memory(name, self._shm.get_raw_handle(handle), self._device, size)
+
+    def unregister(self, name: str) -> None:
+        self._client.unregister_cuda_shared_memory(name)
+
+    def write(self, handle, array: np.ndarray) -> None:
+        self._shm.set_shared_memory_region(handle, [np.ascontiguousarray(array)])
+
+    def read(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return self._shm.get_contents_as_numpy(handle, dtype, shape)
+
+    def destroy(self, handle) -> None:
+        self._shm.destroy_shared_memory_region(handle)
+
+
+REGION_KINDS = {"system": SystemRegions, "cuda": CudaRegions}
+
+
 @dataclass
 class Slot:
     input_name: str
     output_name: str
     input_handle: object
     output_handle: object
-    input_bytes: int
-    output_bytes: int
+    regions: SystemRegions | CudaRegions
 
-    def input_view(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        from tritonclient.utils import shared_memory as shm
+    def write_input(self, array: np.ndarray) -> None:
+        self.regions.write(self.input_handle, array)
 
-        return shm.get_contents_as_numpy(self.input_handle, dtype, shape)
-
-    def output_view(self, shape: tuple[int, ...], dtype, offset: int = 0) -> np.ndarray:
-        from tritonclient.utils import shared_memory as shm
-
-        return shm.get_contents_as_numpy(self.output_handle, dtype, shape, offset=offset)
+    def read_output(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return self.regions.read(self.output_handle, shape, dtype)
 
 
-class SystemShmPool:
-    def __init__(self, client, slots: int, input_bytes: int, output_bytes: int) -> None:
-        from tritonclient.utils import shared_memory as shm
-
-        self._client = client
-        self._tag = uuid.uuid4().hex[:10]
+class ShmPool:
+    def __init__(self, client, kind: str, slots: int, input_bytes: int, output_bytes: int) -> None:
+        self._regions = REGION_KINDS[kind](client)
+        self._sizes = {"in": input_bytes, "out": output_bytes}
+        tag = uuid.uuid4().hex[:10]
         self._free: queue.Queue[Slot] = queue.Queue()
         self._all: list[Slot] = []
         self._lock = threading.Lock()
         self._registered = False
         for i in range(slots):
-            names = (f"facev3_{self._tag}_{i}_in", f"facev3_{self._tag}_{i}_out")
-            slot = Slot(*names, shm.create_shared_memory_region(names[0], f"/{names[0]}", input_bytes),
-                        shm.create_shared_memory_region(names[1], f"/{names[1]}", output_bytes), input_bytes, output_bytes)
+            names = (f"facev3_{tag}_{i}_in", f"facev3_{tag}_{i}_out")
+            handles = (self._regions.create(names[0], input_bytes), self._regions.create(names[1], output_bytes))
+            slot = Slot(*names, *handles, self._regions)
             self._all.append(slot)
             self._free.put(slot)
 
-    @property
-    def region_keys(self) -> list[str]:
-        return [name for s in self._all for name in (s.input_name, s.output_name)]
+    def _names_and_handles(self):
+        for slot in self._all:
+            yield slot.input_name, slot.input_handle, self._sizes["in"]
+            yield slot.output_name, slot.output_handle, self._sizes["out"]
 
     def _register(self) -> None:
         with self._lock:
             if self._registered:
                 return
-            for slot in self._all:
-                for name, size in ((slot.input_name, slot.input_bytes), (slot.output_name, slot.output_bytes)):
-                    self._unregister(name)  # stale registration from before a restart, if any
-                    self._client.register_system_shared_memory(name, f"/{name}", size)
+            for name, handle, size in self._names_and_handles():
+                self._unregister(name)  # a stale registration from before a restart, if any
+                self._regions.register(name, handle, size)
             self._registered = True
 
     def _unregister(self, name: str) -> None:
@@ -75,7 +129,7 @@ class SystemShmPool:
 
         for _ in range(UNREGISTER_RETRIES):
             try:
-                self._client.unregister_system_shared_memory(name)
+                self._regions.unregister(name)
                 return
             except InferenceServerException as error:
                 if "in use" not in str(error):
@@ -96,11 +150,7 @@ class SystemShmPool:
             self._free.put(slot)
 
     def close(self) -> None:
-        from tritonclient.utils import shared_memory as shm
-
-        for slot in self._all:
-            for name in (slot.input_name, slot.output_name):
-                self._unregister(name)
-            shm.destroy_shared_memory_region(slot.input_handle)
-            shm.destroy_shared_memory_region(slot.output_handle)
+        for name, handle, _ in self._names_and_handles():
+            self._unregister(name)
+            self._regions.destroy(handle)
         self._all.clear()
