@@ -70,10 +70,25 @@ def test_triton_backend_matches_the_embedded_backend(triton, photos, local_resul
             assert float(a.embedding @ b.embedding) >= 0.9999
 
 
-def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos):
+def cuda_shm_missing() -> str | None:
+    """Why CUDA shared memory cannot be tested on this machine, or None where it can."""
+    if shutil.which("nvidia-smi") is None:
+        return "CUDA shared memory needs an NVIDIA GPU (no nvidia-smi on this machine)"
+    try:
+        from tritonclient.utils import cuda_shared_memory  # noqa: F401
+    except (ImportError, RuntimeError) as error:
+        return f"CUDA shared memory needs tritonclient[cuda]: {error}"
+    return None
+
+
+@pytest.mark.parametrize("shm", [
+    "system",
+    pytest.param("cuda", marks=pytest.mark.skipif(cuda_shm_missing() is not None, reason=str(cuda_shm_missing()))),
+])
+def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos, shm):
     (result,), _ = Pipeline(LocalBackend()).run(photos[:1], EmbedOptions(return_aligned=True))
     crops = np.array([face.aligned for face in result.faces] * 7)  # 42 crops: two chunks of <= 32
-    with_shm, plain = TritonBackend(triton.grpc_url, shm="system"), TritonBackend(triton.grpc_url, shm="none")
+    with_shm, plain = TritonBackend(triton.grpc_url, shm=shm), TritonBackend(triton.grpc_url, shm="none")
     try:
         np.testing.assert_array_equal(with_shm.embed(crops), plain.embed(crops))
     finally:
@@ -236,31 +251,8 @@ def test_build_script_stops_with_a_clear_reason_without_a_gpu(tmp_path):
     assert "no NVIDIA GPU found" in result.stderr
 
 
-def cuda_shm_missing() -> str | None:
-    """Why CUDA shared memory cannot be tested on this machine, or None where it can."""
-    if shutil.which("nvidia-smi") is None:
-        return "CUDA shared memory needs an NVIDIA GPU (no nvidia-smi on this machine)"
-    try:
-        from tritonclient.utils import cuda_shared_memory  # noqa: F401
-    except (ImportError, RuntimeError) as error:
-        return f"CUDA shared memory needs tritonclient[cuda]: {error}"
-    return None
-
-
 def test_cuda_mode_without_cuda_says_what_it_needs(triton):
     if cuda_shm_missing() is None:
         pytest.skip("this machine can run CUDA shared memory; see the next test")
     with pytest.raises(RuntimeError, match=r"TRITON_SHM=cuda needs a GPU and tritonclient\[cuda\]"):
         TritonBackend(triton.grpc_url, shm="cuda")
-
-
-@pytest.mark.skipif(cuda_shm_missing() is not None, reason=str(cuda_shm_missing()))
-def test_cuda_shared_memory_gives_the_plain_grpc_embeddings(triton, photos):
-    (result,), _ = Pipeline(LocalBackend()).run(photos[:1], EmbedOptions(return_aligned=True))
-    crops = np.array([face.aligned for face in result.faces])
-    cuda, plain = TritonBackend(triton.grpc_url, shm="cuda"), TritonBackend(triton.grpc_url, shm="none")
-    try:
-        np.testing.assert_array_equal(cuda.embed(crops), plain.embed(crops))
-    finally:
-        cuda.close()
-        plain.close()
