@@ -38,7 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     triton_serve.add_argument("--env", type=Path, default=Path(".venv-triton"), help="the numpy<2 env with nvidia-pytriton (scripts/setup-triton-env.sh)")
     triton_serve.add_argument("--workdir", type=Path, default=Path("build/triton"), help="where the prepared copy goes")
 
+    serve = commands.add_parser("serve", help="the HTTP service (settings from the environment and .env)")
+    serve.add_argument("--server", choices=["granian", "robyn"], default="granian")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="processes (granian) or threads (robyn); default FACEV3_WORKERS")
+
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "triton":
         return _triton_serve(args)
     if args.command == "models":
@@ -50,6 +58,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "compare":
         return _compare(args.a, args.b, args.detector)
     return _embed(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from facev3.http.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"facev3 serve: invalid setting: {error}", file=sys.stderr)
+        return 2
+    workers = args.workers or settings.workers
+    if args.server == "robyn":
+        from facev3.http.robyn_app import serve
+
+        serve(args.host, args.port, workers)
+        return 0
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    Server("facev3.http.rsgi_app:app", address=args.host, port=args.port, interface=Interfaces.RSGI, workers=workers,
+           log_level=settings.log_level, workers_kill_timeout=30).serve()
+    return 0
 
 
 def _triton_serve(args: argparse.Namespace) -> int:

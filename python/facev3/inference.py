@@ -23,6 +23,9 @@ class InferenceBackend(Protocol):
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """(n, 112, 112, 3) uint8 RGB aligned crops -> (n, embedding_size) float32, not normalized."""
 
+    def ready(self) -> bool:
+        """Whether the models can answer now."""
+
     def close(self) -> None: ...
 
 
@@ -61,6 +64,9 @@ class LocalBackend:
         batches = [self._embedder.run(["fc1"], {"data": planes[i : i + self.embed_batch]})[0]
                    for i in range(0, len(planes), self.embed_batch)]
         return np.concatenate(batches) if batches else np.zeros((0, self.embedding_size), np.float32)
+
+    def ready(self) -> bool:
+        return self._embedder is not None
 
     def close(self) -> None:
         self._detector = self._embedder = None

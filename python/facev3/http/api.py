@@ -1,0 +1,152 @@
+"""Framework-free HTTP handlers: HttpRequest -> HttpResponse, the route table, auth, the in-flight
+bound and the error contract ({"error": {"code", "message"}}, never a traceback). Both adapters
+(Granian RSGI, Robyn) only move bytes in and out of `Api.handle`, on a worker thread."""
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from facev3 import native
+from facev3.errors import BackendUnavailable
+from facev3.http import openapi
+from facev3.http.requests import ApiError, parse_embed_request, parse_rerank_request
+from facev3.http.responses import embed_response, rerank_response
+from facev3.http.service import Service
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    content_type: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_response(status: int, payload: dict, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
+    return HttpResponse(status, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), JSON, headers)
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    headers = (("retry-after", str(error.retry_after)),) if error.retry_after else ()
+    return json_response(error.status, {"error": {"code": error.code, "message": error.message}}, headers)
+
+
+class Api:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.settings = service.settings
+        self._inflight = threading.BoundedSemaphore(self.settings.max_inflight)
+        # The route table: path -> method -> (handler, whether it is heavy work under the bound).
+        self.routes: dict[str, dict[str, tuple[Callable[[HttpRequest], HttpResponse], bool]]] = {
+            "/v1/embeddings": {"POST": (self.embeddings, True)},
+            "/v1/rerank": {"POST": (self.rerank, True)},
+            "/v1/info": {"GET": (self.info, False)},
+            "/healthz": {"GET": (self.healthz, False)},
+            "/readyz": {"GET": (self.readyz, False)},
+            "/metrics": {"GET": (self.metrics, False)},
+            "/openapi.json": {"GET": (self.openapi, False)},
+            "/docs": {"GET": (self.docs, False)},
+        }
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        endpoint = request.path if request.path in self.routes else "unmatched"
+        try:
+            response = self._dispatch(request)
+        except ApiError as error:
+            response = error_response(error)
+        except BackendUnavailable as error:
+            response = error_response(ApiError(503, error.code, error.message, retry_after=2))
+        except Exception:  # noqa: BLE001 - logged with its traceback, answered without it
+            self.service.log.exception("unhandled error on %s %s", request.method, request.path)
+            response = error_response(ApiError(500, "internal_error", "internal error; see the service log"))
+        self.service.metrics.observe_request(endpoint, response.status, time.perf_counter() - started)
+        return response
+
+    def _dispatch(self, request: HttpRequest) -> HttpResponse:
+        methods = self.routes.get(request.path)
+        if methods is None:
+            raise ApiError(404, "not_found", f"no route {request.path}")
+        if request.method not in methods:
+            raise ApiError(405, "method_not_allowed", f"{request.path} accepts {', '.join(methods)}")
+        self._authenticate(request)
+        handler, heavy = methods[request.method]
+        if not heavy:
+            return handler(request)
+        if not self._inflight.acquire(blocking=False):
+            raise ApiError(503, "overloaded", f"more than {self.settings.max_inflight} requests in flight; retry shortly", retry_after=1)
+        try:
+            with self.service.metrics.inflight.track_inprogress():
+                return handler(request)
+        finally:
+            self._inflight.release()
+
+    def _authenticate(self, request: HttpRequest) -> None:
+        keys = self.settings.api_keys
+        if not keys or request.path in self.settings.open_paths:
+            return
+        given = request.headers.get("x-api-key", "")
+        authorization = request.headers.get("authorization", "")
+        if authorization[:7].lower() == "bearer ":
+            given = authorization[7:].strip()
+        # Compare against every key in constant time, so timing tells nothing about which matched.
+        if not any([hmac.compare_digest(given.encode(), key.encode()) for key in keys]):
+            raise ApiError(401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY or X-API-Key: KEY)")
+
+    # ---- endpoints -----------------------------------------------------------------------
+
+    def embeddings(self, request: HttpRequest) -> HttpResponse:
+        parsed = parse_embed_request(request.headers.get("content-type", ""), request.body, self.settings)
+        results, times = self.service.pipeline.run(parsed.images, parsed.options)
+        self.service.metrics.observe_pipeline(times.ms, [len(r.faces) for r in results if r.error is None])
+        payload = embed_response(results, parsed, times.ms, self.service)
+        return json_response(200, payload)
+
+    def rerank(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        parsed = parse_rerank_request(request.headers.get("content-type", ""), request.body, self.settings)
+        calibration = self.service.calibration
+        try:
+            result = native.rerank(parsed.query, parsed.candidates, calibration_threshold=calibration.threshold,
+                                   calibration_scale=calibration.scale, method=parsed.method,
+                                   match_threshold=parsed.threshold, top_k=parsed.top_k)
+        except native.InputError as error:
+            raise ApiError(422, error.code, f"embeddings rejected: {error}") from None
+        elapsed = time.perf_counter() - started
+        self.service.metrics.observe_rerank(len(parsed.ids), elapsed)
+        return json_response(200, rerank_response(parsed, result, calibration.name, elapsed))
+
+    def info(self, request: HttpRequest) -> HttpResponse:
+        return json_response(200, self.service.info())
+
+    def healthz(self, request: HttpRequest) -> HttpResponse:
+        return json_response(200, {"status": "ok", "rerank_library": native.SIMD_KERNEL})
+
+    def readyz(self, request: HttpRequest) -> HttpResponse:
+        if not self.service.ready():
+            raise ApiError(503, "backend_unavailable", f"the {self.settings.backend} inference backend is not ready", retry_after=2)
+        return json_response(200, {"status": "ready", "backend": self.settings.backend})
+
+    def metrics(self, request: HttpRequest) -> HttpResponse:
+        body, content_type = self.service.metrics.exposition()
+        return HttpResponse(200, body, content_type)
+
+    def openapi(self, request: HttpRequest) -> HttpResponse:
+        return json_response(200, openapi.document())
+
+    def docs(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, openapi.DOCS_HTML.encode(), "text/html; charset=utf-8")

@@ -1,0 +1,75 @@
+"""The Robyn adapter: Robyn's own actix-web server (Granian cannot serve Robyn; notes/http.md).
+
+Robyn 0.88 is handled where it is unsafe (notes/http.md §4):
+  - multipart: it keys files by filename, so parts with equal names overwrite each other, and
+    the raw body is gone. Multipart is refused with 415 (use JSON with base64), never lossy;
+  - no body limit is enforced by Robyn (the body is buffered first): Content-Length above the
+    limit is answered 413, but only a fronting proxy can stop the upload itself;
+  - SIGTERM never exits: a handler drains in-flight requests, then interrupts the main thread;
+  - a busy port loops forever with the default check: _check_port=False.
+Handlers are sync and run on Robyn's worker threads (--workers), so inference and GIL-releasing
+native code never block its event loop.
+"""
+
+import _thread
+import signal
+import sys
+import threading
+
+from facev3.http.api import Api, HttpRequest, HttpResponse, error_response
+from facev3.http.requests import MULTIPART, ApiError, media_type
+from facev3.http.service import Service
+from facev3.http.settings import load_settings
+
+DRAIN_SECONDS = 2.0
+
+
+def build_app(api: Api, workers: int = 1):
+    # Robyn reads its options from sys.argv (at import and in Robyn()): give it only ours.
+    argv, sys.argv = sys.argv, [sys.argv[0], "--workers", str(workers), "--disable-openapi"]
+    try:
+        from robyn import Robyn, Response
+
+        app = Robyn(__file__)
+    finally:
+        sys.argv = argv
+
+    def to_robyn(response: HttpResponse):
+        return Response(status_code=response.status, headers={"content-type": response.content_type, **dict(response.headers)},
+                        description=response.body)
+
+    def handle(request) -> object:
+        headers = {key.lower(): value for key, value in request.headers.to_dict().items()}
+        if isinstance(next(iter(headers.values()), None), list):
+            headers = {key: values[0] for key, values in headers.items()}
+        declared = headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > api.settings.max_body_bytes:
+            return to_robyn(error_response(ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes")))
+        if media_type(headers.get("content-type", "")) == MULTIPART:
+            return to_robyn(error_response(ApiError(
+                415, "multipart_unsupported", "the Robyn server cannot read multipart uploads without losing parts; "
+                "send application/json with base64 images, or use the Granian server")))
+        body = request.body if isinstance(request.body, bytes) else request.body.encode()
+        return to_robyn(api.handle(HttpRequest(request.method.upper(), request.url.path, headers, body)))
+
+    for path, methods in api.routes.items():
+        for method in methods:
+            app.add_route(method, path, handle)
+    return app
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    settings = load_settings()
+    api = Api(Service(settings))
+    app = build_app(api, workers)
+
+    def drain_then_stop(signum, frame) -> None:
+        threading.Timer(DRAIN_SECONDS, _thread.interrupt_main).start()
+
+    signal.signal(signal.SIGTERM, drain_then_stop)
+    try:
+        app.start(host=host, port=port, _check_port=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.service.close()
