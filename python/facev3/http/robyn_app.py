@@ -22,6 +22,7 @@ from facev3.http.service import Service
 from facev3.http.settings import load_settings
 
 DRAIN_SECONDS = 2.0
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def build_app(api: Api, workers: int = 1):
@@ -52,8 +53,10 @@ def build_app(api: Api, workers: int = 1):
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
         return to_robyn(api.handle(HttpRequest(request.method.upper(), request.url.path, headers, body)))
 
-    for path, methods in api.routes.items():
-        for method in methods:
+    # Every method on every path, and a catch-all, so that 404 and 405 come from the route table
+    # as JSON like every other error, not from Robyn.
+    for path in [*api.routes, "/*rest"]:
+        for method in HTTP_METHODS:
             app.add_route(method, path, handle)
     return app
 
