@@ -132,9 +132,11 @@ def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_rep
     before = facev3_shm_regions()
     with TritonProcess(prepared_repository, TRITON_ENV) as server:
         backend = TritonBackend(server.grpc_url, shm="system", timeout_s=5)
+        idle = TritonBackend(server.grpc_url, shm="system", timeout_s=5)  # makes no call while Triton is down
         pipeline = Pipeline(backend)
         try:
             assert backend.embed(crops).shape == (3, 128)
+            assert idle.embed(crops).shape == (3, 128)
             server.kill()
             for call in (lambda: backend.embed(crops), lambda: pipeline.run(photos[1:2])):
                 started = time.monotonic()
@@ -147,8 +149,10 @@ def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_rep
             assert backend.embed(crops).shape == (3, 128)
             (result,), _ = pipeline.run(photos[1:2])
             assert len(result.faces) == 1
+            assert idle.embed(crops).shape == (3, 128)  # its regions are registered again on first use
         finally:
             backend.close()
+            idle.close()
     assert facev3_shm_regions() == before
 
 

@@ -111,7 +111,16 @@ class TritonBackend:
 
         try:
             with self._pool.acquire(self.timeout_s) as slot:
-                return self._embed_in_slot(slot, crops)
+                try:
+                    return self._embed_in_slot(slot, crops)
+                except BackendUnavailable as error:
+                    # A server restarted since our last call has forgotten the regions: register
+                    # them again and retry once (other failures are not retried).
+                    if "shared memory region" not in error.message:
+                        raise
+                    self._pool.mark_stale()
+                    self._pool.register()
+                    return self._embed_in_slot(slot, crops)
         except queue.Empty:
             raise BackendUnavailable(f"no shared-memory slot free within {self.timeout_s:.0f} s") from None
         except InferenceServerException as error:  # registering the regions failed

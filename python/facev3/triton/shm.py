@@ -115,7 +115,8 @@ class ShmPool:
             yield slot.input_name, slot.input_handle, self._sizes["in"]
             yield slot.output_name, slot.output_handle, self._sizes["out"]
 
-    def _register(self) -> None:
+    def register(self) -> None:
+        """Registers every region with the server unless that is already done."""
         with self._lock:
             if self._registered:
                 return
@@ -144,7 +145,7 @@ class ShmPool:
     def acquire(self, timeout_s: float) -> Iterator[Slot]:
         slot = self._free.get(timeout=timeout_s)
         try:
-            self._register()
+            self.register()
             yield slot
         finally:
             self._free.put(slot)

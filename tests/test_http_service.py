@@ -1,0 +1,65 @@
+"""The service under pressure and failure, over real HTTP: the in-flight bound answers 503 with
+Retry-After instead of queueing, and with the Triton backend a stopped tritonserver gives 503
+with a clear code until it is back, with no restart of the service."""
+
+import base64
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from photos import photo_path
+from test_http_contract import Server
+
+from facev3.triton.process import TritonProcess
+from facev3.triton.repository import copy_repository
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUP = {"images": [base64.b64encode(photo_path("t1.jpg").read_bytes()).decode()]}
+
+
+def post(server: Server, payload) -> tuple[int, dict, dict]:
+    return server.call("POST", "/v1/embeddings", orjson.dumps(payload), {"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_requests_beyond_the_inflight_bound_get_503_with_retry_after(kind):
+    server = Server(kind, {"FACEV3_MAX_INFLIGHT": "1"})
+    try:
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(post(server, GROUP))) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        statuses = sorted(status for status, _, _ in answers)
+        assert len(answers) == 6 and statuses[0] == 200 and statuses[-1] == 503, statuses
+        refused = next((headers, body) for status, headers, body in answers if status == 503)
+        assert refused[1]["error"]["code"] == "overloaded" and refused[0]["retry-after"] == "1"
+        assert post(server, GROUP)[0] == 200  # nothing stays stuck behind the bound
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
+    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path / "models_serving")
+    with TritonProcess(repository, ROOT / ".venv-triton") as triton:
+        server = Server("granian", {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5"})
+        try:
+            assert server.call("GET", "/readyz")[2] == {"status": "ready", "backend": "triton"}
+            assert len(post(server, GROUP)[2]["images"][0]["faces"]) == 6
+            triton.stop()
+            status, headers, body = server.call("GET", "/readyz")
+            assert status == 503 and body["error"]["code"] == "backend_unavailable" and headers["retry-after"]
+            status, headers, body = post(server, GROUP)
+            assert status == 503 and body["error"]["code"] == "backend_unavailable" and headers["retry-after"]
+            assert server.call("GET", "/healthz")[0] == 200  # the process itself is fine
+            triton.start()
+            deadline = time.monotonic() + 10
+            while server.call("GET", "/readyz")[0] != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            status, _, body = post(server, GROUP)
+            assert status == 200 and len(body["images"][0]["faces"]) == 6
+        finally:
+            assert server.stop() == 0
