@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# Runs facev3 on the embedded default (onnxruntime, no Triton) on a fresh machine. Until the HTTP
-# service lands this runs the CLI: with no arguments it embeds the sample photos in tests/data
-# into embeddings.jsonl; otherwise the arguments go to `facev3` (embed, compare, models export).
+# Runs the facev3 HTTP service on the embedded default (onnxruntime in-process, no Triton) on a
+# fresh machine: http://127.0.0.1:8000 (docs at /docs). Arguments go to `facev3 serve`
+# (--server granian|robyn, --workers, --host, --port); settings come from the environment and .env.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
-if [ $# -eq 0 ]; then
-  set -- embed tests/data --out embeddings.jsonl
-fi
-exec .venv/bin/facev3 "$@"
+exec .venv/bin/facev3 serve "$@"
