@@ -25,10 +25,10 @@ LIMITS = {"FACEV3_MAX_BODY_BYTES": "3000000", "FACEV3_MAX_IMAGES": "4", "FACEV3_
 
 
 class Server:
-    def __init__(self, kind: str, env: dict[str, str]) -> None:
+    def __init__(self, kind: str, env: dict[str, str], workers: int = 2) -> None:
         self.kind = kind
         self.port = free_ports(1)[0]
-        command = [sys.executable, "-m", "facev3.cli", "serve", "--server", kind, "--port", str(self.port), "--workers", "2"]
+        command = [sys.executable, "-m", "facev3.cli", "serve", "--server", kind, "--port", str(self.port), "--workers", str(workers)]
         self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         start_new_session=True)
         deadline = time.monotonic() + 90

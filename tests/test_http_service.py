@@ -45,7 +45,9 @@ def test_requests_beyond_the_inflight_bound_get_503_with_retry_after(kind):
 def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path / "models_serving")
     with TritonProcess(repository, ROOT / ".venv-triton") as triton:
-        server = Server("granian", {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5"})
+        # One worker, so that /readyz and the next request reach the same backend (a worker that saw
+        # no outage recovering too is tested in test_triton.py).
+        server = Server("granian", {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5"}, workers=1)
         try:
             assert server.call("GET", "/readyz")[2] == {"status": "ready", "backend": "triton"}
             assert len(post(server, GROUP)[2]["images"][0]["faces"]) == 6
@@ -57,9 +59,10 @@ def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
             assert server.call("GET", "/healthz")[0] == 200  # the process itself is fine
             triton.start()
             deadline = time.monotonic() + 10
-            while server.call("GET", "/readyz")[0] != 200 and time.monotonic() < deadline:
+            while server.call("GET", "/readyz")[0] != 200:
+                assert time.monotonic() < deadline, "/readyz did not recover within 10 s"
                 time.sleep(0.2)
             status, _, body = post(server, GROUP)
-            assert status == 200 and len(body["images"][0]["faces"]) == 6
+            assert status == 200 and len(body["images"][0]["faces"]) == 6, body
         finally:
             assert server.stop() == 0
