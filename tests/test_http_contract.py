@@ -126,6 +126,19 @@ def test_health_readiness_info_docs_and_metrics(server):
     assert status == 200 and b"facev3_requests_total" in metrics and b'endpoint="/healthz"' in metrics
 
 
+def healthz_count(server) -> float:
+    metrics = server.call("GET", "/metrics")[2].decode()
+    line = next(l for l in metrics.splitlines() if l.startswith('facev3_requests_total{endpoint="/healthz",status="200"}'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_count_every_request_whichever_worker_answers(server):
+    before = healthz_count(server)
+    for _ in range(10):
+        server.call("GET", "/healthz")
+    assert healthz_count(server) - before == 10
+
+
 def test_unknown_routes_and_methods_are_json_errors(server):
     status, _, body = server.call("GET", "/nope")
     assert status == 404 and body["error"]["code"] == "not_found"

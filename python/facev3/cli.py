@@ -1,7 +1,10 @@
 """The facev3 command line: embed folders of photos, compare two photos, export the models."""
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,13 +80,20 @@ def _serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    Server("facev3.http.rsgi_app:app", address=args.host, port=args.port, interface=Interfaces.RSGI, workers=workers,
-           log_level=settings.log_level, workers_kill_timeout=30).serve()
+    metrics_dir = None
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Worker processes share their metrics through files (see facev3.http.metrics).
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="facev3-metrics-")
+    try:
+        Server("facev3.http.rsgi_app:app", address=args.host, port=args.port, interface=Interfaces.RSGI,
+               workers=workers, log_level=settings.log_level, workers_kill_timeout=30).serve()
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def _triton_serve(args: argparse.Namespace) -> int:
-    import shutil
     import signal
 
     from facev3.triton.process import TritonProcess

@@ -1,6 +1,11 @@
-"""Prometheus metrics of one process (prometheus-client, its own registry)."""
+"""Prometheus metrics (prometheus-client). With several worker processes, `facev3 serve` sets
+PROMETHEUS_MULTIPROC_DIR: every worker writes its samples there and /metrics, whichever worker
+answers, reports the sum over all of them (prometheus-client's multiprocess mode)."""
+
+import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 class Metrics:
@@ -15,7 +20,8 @@ class Metrics:
         self.candidates = Histogram("facev3_rerank_candidates", "Candidates per rerank request", registry=r,
                                     buckets=(1, 10, 50, 100, 200, 500, 1000, 5000))
         self.rerank_time = Histogram("facev3_rerank_seconds", "Rerank scoring time", registry=r)
-        self.inflight = Gauge("facev3_inflight_requests", "Embedding and rerank requests in flight", registry=r)
+        self.inflight = Gauge("facev3_inflight_requests", "Embedding and rerank requests in flight", registry=r,
+                              multiprocess_mode="livesum")
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()
@@ -32,4 +38,8 @@ class Metrics:
         self.rerank_time.observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
