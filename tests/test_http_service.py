@@ -3,6 +3,7 @@ Retry-After instead of queueing, and with the Triton backend a stopped tritonser
 with a clear code until it is back, with no restart of the service."""
 
 import base64
+import os
 import threading
 import time
 from pathlib import Path
@@ -42,7 +43,26 @@ def test_requests_beyond_the_inflight_bound_get_503_with_retry_after(kind):
         assert server.stop() == 0
 
 
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_sigterm_lets_the_request_in_flight_finish(kind):
+    server = Server(kind, {}, workers=1)
+    four = {"images": GROUP["images"] * 4}  # about half a second of work
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(post(server, four)))
+    request.start()
+    time.sleep(0.15)
+    assert server.stop() == 0
+    request.join(timeout=60)
+    status, _, body = answers[0]
+    assert status == 200 and [len(i["faces"]) for i in body["images"]] == [6, 6, 6, 6]
+
+
+def facev3_shm_regions() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith("facev3_")}
+
+
 def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
+    regions_before = facev3_shm_regions()
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path / "models_serving")
     with TritonProcess(repository, ROOT / ".venv-triton") as triton:
         # One worker, so that /readyz and the next request reach the same backend (a worker that saw
@@ -64,5 +84,7 @@ def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
                 time.sleep(0.2)
             status, _, body = post(server, GROUP)
             assert status == 200 and len(body["images"][0]["faces"]) == 6, body
+            assert facev3_shm_regions() - regions_before  # the worker's shared-memory slots
         finally:
             assert server.stop() == 0
+    assert facev3_shm_regions() == regions_before  # released on SIGTERM
