@@ -15,6 +15,7 @@ import uuid
 import numpy as np
 import orjson
 import pytest
+from embeddings import vectors_with_cosines
 from PIL import Image
 from photos import photo_path
 
@@ -100,15 +101,6 @@ def f32_b64(vector) -> str:
     return b64(np.asarray(vector, "<f4").tobytes())
 
 
-def with_cosines(cosines: list[float], dim: int = 16):
-    query = np.zeros(dim, np.float32)
-    query[0] = 1
-    rows = np.zeros((len(cosines), dim), np.float32)
-    rows[:, 0] = cosines
-    rows[:, 1] = np.sqrt(1 - np.square(cosines))
-    return query, rows
-
-
 # ---- service endpoints ---------------------------------------------------------------------
 
 
@@ -158,7 +150,7 @@ def test_api_keys_are_required_and_accepted_as_bearer_or_header(server):
 
 def test_rerank_scores_order_and_decides_on_the_calibrated_threshold(server):
     cosines = [0.9, 0.2, 0.4803, 0.46, 0.7]
-    query, rows = with_cosines(cosines)
+    query, rows = vectors_with_cosines(cosines)
     payload = {"query": query.tolist(), "candidates": [{"id": f"c{i}", "embedding": r.tolist()} for i, r in enumerate(rows)]}
     status, _, body = server.post_json("/v1/rerank", payload)
     assert status == 200
@@ -183,7 +175,7 @@ def test_rerank_answers_the_same_for_floats_and_base64(server):
 
 @pytest.mark.parametrize("method", ["kreciprocal", "qe"])
 def test_rerank_methods_and_debug_payload(server, method):
-    query, rows = with_cosines([0.9, 0.5, 0.1])
+    query, rows = vectors_with_cosines([0.9, 0.5, 0.1])
     payload = {"query": query.tolist(), "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)],
                "method": method, "debug": True}
     status, _, body = server.post_json("/v1/rerank", payload)

@@ -3,6 +3,7 @@ the two re-ranking methods, each against a straightforward numpy implementation.
 
 import numpy as np
 import pytest
+from embeddings import vectors_with_cosines
 
 from facev3 import _native
 
@@ -20,16 +21,6 @@ def numpy_cosine(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 
 def numpy_calibrated(similarity: np.ndarray, threshold: float, scale: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-scale * (similarity.astype(np.float64) - threshold)))
-
-
-def vectors_with_cosines(cosines: list[float], dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """A query e0 and candidates cos*e0 + sin*e1: their cosines are exactly `cosines`."""
-    query = np.zeros(dim, np.float32)
-    query[0] = 1.0
-    candidates = np.zeros((len(cosines), dim), np.float32)
-    candidates[:, 0] = cosines
-    candidates[:, 1] = np.sqrt(1.0 - np.square(cosines))
-    return query, candidates
 
 
 @pytest.fixture
