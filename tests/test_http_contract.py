@@ -3,13 +3,7 @@ on the embedded backend with real models and photos: every endpoint and option, 
 input with its documented 4xx JSON error, the server staying up for the next good request."""
 
 import base64
-import http.client
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import numpy as np
@@ -18,77 +12,15 @@ import pytest
 from embeddings import vectors_with_cosines
 from PIL import Image
 from photos import photo_path
-
-from facev3.triton.process import free_ports
+from servers import Server
 
 API_KEY = "test-key-" + uuid.uuid4().hex[:8]
 LIMITS = {"FACEV3_MAX_BODY_BYTES": "3000000", "FACEV3_MAX_IMAGES": "4", "FACEV3_MAX_CANDIDATES": "50"}
 
 
-class Server:
-    def __init__(self, kind: str, env: dict[str, str], workers: int = 2) -> None:
-        self.kind = kind
-        self.port = free_ports(1)[0]
-        command = [sys.executable, "-m", "facev3.cli", "serve", "--server", kind, "--port", str(self.port), "--workers", str(workers)]
-        self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stderr.read().decode()[-3000:]
-            try:
-                if self.call("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"{kind} server did not answer /healthz")
-
-    def call(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None, key: str | None = API_KEY):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            sent = {"x-api-key": key} if key else {}
-            connection.request(method, path, body=body, headers={**sent, **(headers or {})})
-            response = connection.getresponse()
-            data = response.read()
-            kind = response.getheader("content-type", "")
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, orjson.loads(data) if "json" in kind else data
-        finally:
-            connection.close()
-
-    def call_raw(self, method: str, path: str, body: bytes, headers: dict):
-        """A request over a plain socket that keeps reading when the server answers before the
-        upload ends (Granian refuses an oversized body early and closes its side)."""
-        import socket
-
-        head = f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\nconnection: close\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in {"x-api-key": API_KEY, **headers}.items()) + "\r\n"
-        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
-            sock.sendall(head.encode())
-            try:
-                for start in range(0, len(body), 65536):
-                    sock.sendall(body[start : start + 65536])
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            received = b""
-            while chunk := sock.recv(65536):
-                received += chunk
-        header, _, data = received.partition(b"\r\n\r\n")
-        return int(header.split()[1]), {}, orjson.loads(data)
-
-    def post_json(self, path: str, payload, **kwargs):
-        return self.call("POST", path, orjson.dumps(payload), {"content-type": "application/json"}, **kwargs)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
-
-
 @pytest.fixture(scope="module", params=["granian", "robyn"])
 def server(request):
-    server = Server(request.param, {"FACEV3_API_KEYS": API_KEY, **LIMITS})
+    server = Server(request.param, {"FACEV3_API_KEYS": API_KEY, **LIMITS}, api_key=API_KEY)
     yield server
     assert server.stop() == 0, f"{server.kind} did not exit cleanly on SIGTERM"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from photos import photo_path
-from test_http_contract import Server
+from servers import Server
 
 from facev3.triton.process import TritonProcess
 from facev3.triton.repository import copy_repository
