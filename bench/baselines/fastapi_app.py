@@ -7,6 +7,7 @@ same cleaned model files and the same payloads as facev3 (a written-down baselin
 
 import base64
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,9 @@ app = FastAPI()
 MODELS = Path(os.environ.get("FACEV3_BASELINE_MODELS", "build/onnx"))
 detector = cv2.FaceDetectorYN.create(str(MODELS / "yunet_2023mar.onnx"), "", (320, 320), 0.7, 0.3, 5000)
 recognizer = cv2.FaceRecognizerSF.create(str(MODELS / "sface_2021dec.onnx"), "")
+# OpenCV's DNN objects are not thread-safe and FastAPI runs sync endpoints on a thread pool
+# (concurrent calls hung here): one image at a time through the models.
+models_lock = threading.Lock()
 
 
 class Candidate(BaseModel):
@@ -68,15 +72,16 @@ def embeddings(body: EmbedBody) -> dict:
             continue
         scale = min(1.0, 640 / max(image.shape[:2]))
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        detector.setInputSize((small.shape[1], small.shape[0]))
-        _, faces = detector.detect(small)
         results = []
-        for row in faces if faces is not None else []:
-            full = row.copy()
-            full[:14] /= scale
-            feature = recognizer.feature(recognizer.alignCrop(image, full)).ravel()
-            results.append({"bbox": full[:4].tolist(), "score": float(row[14]),
-                            "embedding": (feature / np.linalg.norm(feature)).tolist()})
+        with models_lock:
+            detector.setInputSize((small.shape[1], small.shape[0]))
+            _, faces = detector.detect(small)
+            for row in faces if faces is not None else []:
+                full = row.copy()
+                full[:14] /= scale
+                feature = recognizer.feature(recognizer.alignCrop(image, full)).ravel()
+                results.append({"bbox": full[:4].tolist(), "score": float(row[14]),
+                                "embedding": (feature / np.linalg.norm(feature)).tolist()})
         out.append({"index": index, "status": "ok", "faces": results})
     return {"images": out}
 

@@ -1,0 +1,147 @@
+"""Load scenarios against facev3 (Granian, Robyn) and the baseline stack (bench/baselines), side by
+side in one run, same payloads, loopback only, each bounded in time:
+
+    .venv/bin/python bench/load_scenarios.py --duration 10 --out bench/results/load.json
+
+Prints a markdown table (requests/s and the ratio to the baseline, latency percentiles, errors)
+and writes every result with the machine's description as JSON.
+"""
+
+import argparse
+import base64
+import io
+import os
+import platform
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
+
+from load import run_load  # noqa: E402
+from photos import photo_path  # noqa: E402
+from servers import Server  # noqa: E402
+
+SEED = 11
+STACKS = ("granian", "robyn", "baseline")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    body: bytes
+    content_type: str
+    concurrency: int
+    images: int = 0  # images per request (embeddings), for images/s
+    stacks: tuple[str, ...] = STACKS
+
+
+def rerank_body(n: int, dim: int, packed: bool) -> bytes:
+    rng = np.random.default_rng(SEED)
+    query, rows = rng.standard_normal(dim).astype(np.float32), rng.standard_normal((n, dim)).astype(np.float32)
+    if packed:
+        b64 = lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()  # noqa: E731
+        return orjson.dumps({"query_b64": b64(query), "candidates": [{"id": i, "embedding_b64": b64(r)} for i, r in enumerate(rows)]})
+    return orjson.dumps({"query": query.tolist(), "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)]})
+
+
+def photo_640() -> bytes:
+    image = Image.open(photo_path("t1.jpg")).convert("RGB")
+    image.thumbnail((640, 640))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def multipart(images: list[bytes]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{i}.jpg"\r\n\r\n'.encode() + data + b"\r\n"
+             for i, data in enumerate(images)]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def scenarios() -> list[Scenario]:
+    photo = photo_640()
+    as_json = lambda n: orjson.dumps({"images": [base64.b64encode(photo).decode()] * n})  # noqa: E731
+    one, one_type = multipart([photo])
+    eight, eight_type = multipart([photo] * 8)
+    json_type = "application/json"
+    return [
+        Scenario("rerank 200x1024 floats", "/v1/rerank", rerank_body(200, 1024, False), json_type, 8),
+        Scenario("rerank 200x1024 b64", "/v1/rerank", rerank_body(200, 1024, True), json_type, 8),
+        Scenario("rerank 1000x1024 b64", "/v1/rerank", rerank_body(1000, 1024, True), json_type, 8),
+        Scenario("embeddings 1 image json", "/v1/embeddings", as_json(1), json_type, 2, images=1),
+        Scenario("embeddings 8 images json", "/v1/embeddings", as_json(8), json_type, 2, images=8),
+        # The baseline has no multipart endpoint, and facev3's Robyn adapter refuses multipart.
+        Scenario("embeddings 1 image multipart", "/v1/embeddings", one, one_type, 2, images=1, stacks=("granian",)),
+        Scenario("embeddings 8 images multipart", "/v1/embeddings", eight, eight_type, 2, images=8, stacks=("granian",)),
+    ]
+
+
+def ensure_baseline_models() -> Path:
+    directory = ROOT / "build" / "onnx"
+    if not (directory / "sface_2021dec.onnx").exists():
+        from facev3.models import export_models
+
+        export_models(directory)
+    return directory
+
+
+def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[dict]:
+    chosen = [s for s in scenarios() if names is None or s.name in names]
+    env = {"FACEV3_BASELINE_MODELS": str(ensure_baseline_models())}
+    results = []
+    for stack in stacks:
+        server = Server(stack, env, workers=1)
+        try:
+            for scenario in (s for s in chosen if stack in s.stacks):
+                server.call("POST", scenario.path, scenario.body, {"content-type": scenario.content_type})  # warm up
+                result = run_load("127.0.0.1", server.port, "POST", scenario.path, scenario.body,
+                                  {"content-type": scenario.content_type}, scenario.concurrency, duration_s)
+                results.append({"stack": stack, "scenario": scenario.name, "concurrency": scenario.concurrency,
+                                "images_per_request": scenario.images, **result.as_dict()})
+        finally:
+            server.stop()
+    return results
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| scenario | stack | req/s | images/s | vs baseline | p50 ms | p99 ms | p99/p50 | errors |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    baseline = {r["scenario"]: r["rps"] for r in results if r["stack"] == "baseline"}
+    for r in results:
+        ratio = f"{r['rps'] / baseline[r['scenario']]:.2f}x" if r["scenario"] in baseline and baseline[r["scenario"]] else "-"
+        images = f"{r['rps'] * r['images_per_request']:.1f}" if r["images_per_request"] else "-"
+        spread = f"{r['p99_ms'] / r['p50_ms']:.2f}" if r["p50_ms"] else "-"
+        lines.append(f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio} | {r['p50_ms']:.1f} | "
+                     f"{r['p99_ms']:.1f} | {spread} | {r['errors']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario and stack")
+    parser.add_argument("--stacks", default=",".join(STACKS))
+    parser.add_argument("--scenario", action="append", help="run only these (repeatable)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    args = parser.parse_args()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    results = run(args.stacks.split(","), args.scenario, args.duration)
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
+               "load_average_after": os.getloadavg()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps({"started": started, "duration_s": args.duration, "machine": machine, "results": results},
+                                      option=orjson.OPT_INDENT_2))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

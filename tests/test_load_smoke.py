@@ -1,0 +1,27 @@
+"""A seconds-long version of the load scenarios (bench/load_scenarios.py), so that the harness
+itself stays working: every scenario runs against facev3 on Granian and the baseline stack with
+no errors, and the table reads the results."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import load_scenarios  # noqa: E402
+from load import run_load  # noqa: E402
+
+
+def test_every_scenario_runs_without_errors_on_facev3_and_the_baseline():
+    results = load_scenarios.run(["granian", "baseline"], None, duration_s=0.5)
+    ran = {(r["stack"], r["scenario"]) for r in results}
+    assert {("granian", s.name) for s in load_scenarios.scenarios()} <= ran
+    assert ("baseline", "rerank 200x1024 b64") in ran and ("baseline", "embeddings 1 image json") in ran
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in results), [r for r in results if r["errors"] or not r["requests"]]
+    assert "| rerank 200x1024 b64 | baseline |" in load_scenarios.table(results)
+
+
+def test_the_load_generator_refuses_non_loopback_targets():
+    import pytest
+
+    with pytest.raises(AssertionError, match="127.0.0.0/8"):
+        run_load("10.0.0.1", 80, "GET", "/", b"", {}, 1, 0.1)
