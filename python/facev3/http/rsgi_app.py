@@ -2,8 +2,9 @@
 
 Granian gives graceful SIGTERM (in-flight requests finish) and worker processes; this adapter
 adds what RSGI leaves to the app: a body limit checked on Content-Length and again while
-streaming (a 50 MB upload is refused before it is buffered), and the handlers on a thread pool
-so inference never blocks the event loop. Models load per worker in __rsgi_init__.
+streaming (a 50 MB upload is refused before it is buffered), and inference on a thread pool so
+it never blocks the event loop (routes marked `offload`; short GIL-bound handlers such as rerank
+run inline). Models load per worker in __rsgi_init__.
 """
 
 import asyncio
@@ -41,7 +42,10 @@ class RsgiApp:
         except ApiError as error:
             return self._send(proto, error_response(error))
         request = HttpRequest(scope.method.upper(), scope.path, headers, body)
-        response = await asyncio.get_running_loop().run_in_executor(self.pool, self.api.handle, request)
+        if self.api.offloaded(request):
+            response = await asyncio.get_running_loop().run_in_executor(self.pool, self.api.handle, request)
+        else:
+            response = self.api.handle(request)
         self._send(proto, response)
 
     async def _read_body(self, headers: dict[str, str], proto) -> bytes:
