@@ -55,11 +55,36 @@ class Route:
     offload: bool = False
 
 
+class InflightBound:
+    """At most `limit` bounded requests at a time; beyond it, requests are refused, not queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self._busy, self._lock = limit, 0, threading.Lock()
+
+    def try_enter(self) -> bool:
+        with self._lock:
+            if self._busy >= self.limit:
+                return False
+            self._busy += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    @property
+    def full(self) -> bool:
+        return self._busy >= self.limit
+
+    def error(self) -> ApiError:
+        return ApiError(503, "overloaded", f"more than {self.limit} requests in flight; retry shortly", retry_after=1)
+
+
 class Api:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.settings = service.settings
-        self._inflight = threading.BoundedSemaphore(self.settings.max_inflight)
+        self._inflight = InflightBound(self.settings.max_inflight)
         # The route table, shared by both adapters: path -> method -> Route.
         self.routes: dict[str, dict[str, Route]] = {
             "/v1/embeddings": {"POST": Route(self.embeddings, bounded=True, offload=True)},
@@ -75,6 +100,14 @@ class Api:
     def offloaded(self, request: "HttpRequest") -> bool:
         route = self.routes.get(request.path, {}).get(request.method)
         return route is not None and route.offload
+
+    def refuse_early(self, method: str, path: str) -> HttpResponse | None:
+        """The 503 a bounded route would give now, for adapters that can answer before reading
+        the body: a client that retries at once costs a header parse, not a full upload."""
+        route = self.routes.get(path, {}).get(method)
+        if route is None or not route.bounded or not self._inflight.full:
+            return None
+        return error_response(self._inflight.error())
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -101,13 +134,13 @@ class Api:
         route = methods[request.method]
         if not route.bounded:
             return route.handler(request)
-        if not self._inflight.acquire(blocking=False):
-            raise ApiError(503, "overloaded", f"more than {self.settings.max_inflight} requests in flight; retry shortly", retry_after=1)
+        if not self._inflight.try_enter():
+            raise self._inflight.error()
         try:
             with self.service.metrics.inflight.track_inprogress():
                 return route.handler(request)
         finally:
-            self._inflight.release()
+            self._inflight.leave()
 
     def _authenticate(self, request: HttpRequest) -> None:
         keys = self.settings.api_keys

@@ -37,6 +37,9 @@ class RsgiApp:
         if scope.proto != "http":
             return
         headers = {key.lower(): value for key, value in scope.headers.items()}
+        refused = self.api.refuse_early(scope.method.upper(), scope.path)
+        if refused is not None:
+            return self._send(proto, refused)
         try:
             body = await self._read_body(headers, proto)
         except ApiError as error:
