@@ -25,3 +25,12 @@ def test_the_load_generator_refuses_non_loopback_targets():
 
     with pytest.raises(AssertionError, match="127.0.0.0/8"):
         run_load("10.0.0.1", 80, "GET", "/", b"", {}, 1, 0.1)
+
+
+def test_the_soak_harness_runs_briefly_with_triton_and_leaves_nothing(tmp_path):
+    import soak
+
+    report = soak.soak(minutes=0.15, workdir=tmp_path)
+    assert report["server_errors_5xx"] == 0 and report["shm_regions_left"] == []
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in report["load"].values())
+    assert report["samples"] and all(s["api_rss_mb"] > 0 and s["triton_rss_mb"] > 0 for s in report["samples"])
