@@ -13,8 +13,10 @@ import io
 import os
 import platform
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,9 @@ from servers import Server  # noqa: E402
 
 SEED = 11
 STACKS = ("granian", "robyn", "baseline")
+# facev3 on Granian with the Triton backend (a local tritonserver), shared memory on and off:
+# only for the embedding scenarios, since rerank never calls the inference backend.
+TRITON_STACKS = {"granian+triton-shm": "system", "granian+triton-grpc": "none"}
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,10 @@ def scenarios() -> list[Scenario]:
         Scenario("rerank 200x1024 floats", "/v1/rerank", rerank_body(200, 1024, False), json_type, 8),
         Scenario("rerank 200x1024 b64", "/v1/rerank", rerank_body(200, 1024, True), json_type, 8),
         Scenario("rerank 1000x1024 b64", "/v1/rerank", rerank_body(1000, 1024, True), json_type, 8),
-        Scenario("embeddings 1 image json", "/v1/embeddings", as_json(1), json_type, 2, images=1),
-        Scenario("embeddings 8 images json", "/v1/embeddings", as_json(8), json_type, 2, images=8),
+        Scenario("embeddings 1 image json", "/v1/embeddings", as_json(1), json_type, 2, images=1,
+                 stacks=STACKS + tuple(TRITON_STACKS)),
+        Scenario("embeddings 8 images json", "/v1/embeddings", as_json(8), json_type, 2, images=8,
+                 stacks=STACKS + tuple(TRITON_STACKS)),
         # The baseline has no multipart endpoint, and facev3's Robyn adapter refuses multipart.
         Scenario("embeddings 1 image multipart", "/v1/embeddings", one, one_type, 2, images=1, stacks=("granian",)),
         Scenario("embeddings 8 images multipart", "/v1/embeddings", eight, eight_type, 2, images=8, stacks=("granian",)),
@@ -95,12 +102,26 @@ def ensure_baseline_models() -> Path:
     return directory
 
 
+def start(stack: str, env: dict[str, str], stack_resources: ExitStack) -> Server:
+    if stack not in TRITON_STACKS:
+        return Server(stack, env, workers=1)
+    from facev3.triton.process import TritonProcess
+    from facev3.triton.repository import copy_repository
+
+    workdir = Path(stack_resources.enter_context(tempfile.TemporaryDirectory()))
+    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
+    triton = stack_resources.enter_context(TritonProcess(repository, ROOT / ".venv-triton"))
+    return Server("granian", {**env, "FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url,
+                              "TRITON_SHM": TRITON_STACKS[stack]}, workers=1)
+
+
 def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[dict]:
     chosen = [s for s in scenarios() if names is None or s.name in names]
     env = {"FACEV3_BASELINE_MODELS": str(ensure_baseline_models())}
     results = []
     for stack in stacks:
-        server = Server(stack, env, workers=1)
+        resources = ExitStack()
+        server = start(stack, env, resources)
         try:
             for scenario in (s for s in chosen if stack in s.stacks):
                 server.call("POST", scenario.path, scenario.body, {"content-type": scenario.content_type})  # warm up
@@ -110,6 +131,7 @@ def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[d
                                 "images_per_request": scenario.images, **result.as_dict()})
         finally:
             server.stop()
+            resources.close()
     return results
 
 
@@ -129,7 +151,7 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario and stack")
-    parser.add_argument("--stacks", default=",".join(STACKS))
+    parser.add_argument("--stacks", default=",".join(STACKS + tuple(TRITON_STACKS)))
     parser.add_argument("--scenario", action="append", help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
