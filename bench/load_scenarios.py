@@ -33,9 +33,10 @@ from servers import Server  # noqa: E402
 
 SEED = 11
 STACKS = ("granian", "robyn", "baseline")
-# facev3 on Granian with the Triton backend (a local tritonserver), shared memory on and off:
-# only for the embedding scenarios, since rerank never calls the inference backend.
-TRITON_STACKS = {"granian+triton-shm": "system", "granian+triton-grpc": "none"}
+# facev3 with the Triton backend (a local tritonserver), shared memory on and off: only for the
+# embedding scenarios, since rerank never calls the inference backend. stack -> (server, TRITON_SHM)
+TRITON_STACKS = {f"{server}+triton-{name}": (server, shm) for server in ("granian", "robyn")
+                 for name, shm in (("shm", "system"), ("grpc", "none"))}
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,8 @@ def start(stack: str, env: dict[str, str], stack_resources: ExitStack) -> Server
     workdir = Path(stack_resources.enter_context(tempfile.TemporaryDirectory()))
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
     triton = stack_resources.enter_context(TritonProcess(repository, ROOT / ".venv-triton"))
-    return Server("granian", {**env, "FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url,
-                              "TRITON_SHM": TRITON_STACKS[stack]}, workers=1)
+    server, shm = TRITON_STACKS[stack]
+    return Server(server, {**env, "FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_SHM": shm}, workers=1)
 
 
 def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[dict]:
