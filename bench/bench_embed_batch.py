@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from photos import photo_path
 
-from facev3.inference import LocalBackend
+from facev3.inference import LocalBackend, embed_crops
 from facev3.pipeline import EmbedOptions, Pipeline
 
 FACES = 32
@@ -27,7 +27,7 @@ def backend_and_crops():
 
 def embed_in_batches(backend: LocalBackend, crops: np.ndarray, batch: int) -> np.ndarray:
     backend.embed_batch = batch
-    return backend.embed(crops)
+    return embed_crops(backend, crops)
 
 
 def test_facev3_embed_default_batch(benchmark, backend_and_crops):

@@ -1,18 +1,20 @@
 """Triton backend (a real local tritonserver, CPU python-backend models):
   - embedding 32 aligned crops through face_embed: system shared memory vs plain gRPC (on CPU
     the SFace compute, ~25 ms a face, hides the transport);
-  - the transport alone: the same 32 crops through embed_pre, the ensemble's first step (uint8
-    NHWC in, 4.8 MB of float32 planes out, almost no compute), with both tensors in system shared
-    memory vs plain gRPC;
+  - the embedding round trip alone: one stage of 32 crops, already aligned into it as the
+    pipeline leaves them, embedded by embed_io, a bench-only model with face_embed's inputs and
+    outputs and no network (bench/triton_models): the transport that a GPU, where SFace takes
+    about a millisecond, would leave exposed;
   - the whole pipeline on the group photo: Triton backend vs the embedded onnxruntime backend."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from photos import photo_path
 
-from facev3.inference import LocalBackend
+from facev3.inference import LocalBackend, embed_crops
 from facev3.pipeline import EmbedOptions, Pipeline
 from facev3.triton.backend import TritonBackend
 from facev3.triton.process import TritonProcess
@@ -25,6 +27,7 @@ CROPS = 32
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path_factory.mktemp("triton") / "repo")
+    shutil.copytree(ROOT / "bench" / "triton_models" / "embed_io", repository / "embed_io")
     with TritonProcess(repository, ROOT / ".venv-triton") as server:
         yield server
 
@@ -35,60 +38,34 @@ def crops() -> np.ndarray:
     return np.resize(np.array([f.aligned for f in result.faces]), (CROPS, 112, 112, 3))
 
 
-@pytest.fixture(scope="module", params=["system", "none"])
-def backend(request, triton):
-    backend = TritonBackend(triton.grpc_url, shm=request.param)
-    yield request.param, backend
-    backend.close()
-
-
-def test_facev3_embed_32_crops_triton(benchmark, backend, crops):
-    shm, triton_backend = backend
-    benchmark.group = f"triton embed {CROPS} crops"
-    benchmark.name = f"test_facev3_triton_shm_{shm}" if shm == "system" else "test_baseline_plain_grpc"
-    benchmark.pedantic(triton_backend.embed, (crops,), rounds=15, warmup_rounds=2)
-
-
 @pytest.fixture(scope="module")
-def transport(triton, crops):
-    """embed_pre called directly, with its input and output in registered system shm regions."""
-    import tritonclient.grpc as grpcclient
-    from tritonclient.utils import shared_memory as shm
+def backends(triton):
+    """TritonBackend by (shared memory, embedding model), made once."""
+    made = {}
+    yield lambda shm, model: made.setdefault((shm, model), TritonBackend(triton.grpc_url, shm=shm, embed_model=model))
+    for backend in made.values():
+        backend.close()
 
-    client = grpcclient.InferenceServerClient(triton.grpc_url)
-    out_bytes = CROPS * 3 * 112 * 112 * 4
-    regions = {"bench_in": crops.nbytes, "bench_out": out_bytes}
-    handles = {name: shm.create_shared_memory_region(name, f"/{name}", size) for name, size in regions.items()}
-    for name, size in regions.items():
-        client.register_system_shared_memory(name, f"/{name}", size)
 
-    def with_shm():
-        shm.set_shared_memory_region(handles["bench_in"], [crops])
-        tensor = grpcclient.InferInput("CROPS", list(crops.shape), "UINT8")
-        tensor.set_shared_memory("bench_in", crops.nbytes)
-        output = grpcclient.InferRequestedOutput("DATA")
-        output.set_shared_memory("bench_out", out_bytes)
-        client.infer("embed_pre", [tensor], outputs=[output])
-        return shm.get_contents_as_numpy(handles["bench_out"], np.float32, (CROPS, 3, 112, 112)).copy()
-
-    def plain():
-        tensor = grpcclient.InferInput("CROPS", list(crops.shape), "UINT8")
-        tensor.set_data_from_numpy(crops)
-        return client.infer("embed_pre", [tensor], outputs=[grpcclient.InferRequestedOutput("DATA")]).as_numpy("DATA")
-
-    np.testing.assert_array_equal(with_shm(), plain())
-    yield {"system": with_shm, "none": plain}
-    for name, handle in handles.items():
-        client.unregister_system_shared_memory(name)
-        shm.destroy_shared_memory_region(handle)
-    client.close()
+def name_by_shm(benchmark, shm: str) -> None:
+    benchmark.name = "test_facev3_shm_system" if shm == "system" else "test_baseline_plain_grpc"
 
 
 @pytest.mark.parametrize("shm", ["system", "none"])
-def test_transport_32_crops(benchmark, transport, shm):
-    benchmark.group = f"triton transport {CROPS} crops (embed_pre)"
-    benchmark.name = "test_facev3_shm_system" if shm == "system" else "test_baseline_plain_grpc"
-    benchmark.pedantic(transport[shm], rounds=50, warmup_rounds=5)
+def test_embed_32_crops(benchmark, backends, crops, shm):
+    benchmark.group = f"triton embed {CROPS} crops (face_embed)"
+    name_by_shm(benchmark, shm)
+    benchmark.pedantic(embed_crops, (backends(shm, "face_embed"), crops), rounds=15, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("shm", ["system", "none"])
+def test_embedding_round_trip_32_crops(benchmark, backends, crops, shm):
+    benchmark.group = f"triton embedding round trip {CROPS} crops (embed_io, no network)"
+    name_by_shm(benchmark, shm)
+    with backends(shm, "embed_io").stage() as stage:
+        stage.crops[:CROPS] = crops
+        result = benchmark.pedantic(stage.embed, (CROPS,), rounds=100, warmup_rounds=10)
+    np.testing.assert_array_equal(result, crops.reshape(CROPS, 128, -1)[:, :, 0])
 
 
 @pytest.mark.parametrize("which", ["triton", "local"])

@@ -1,6 +1,7 @@
 """The face pipeline on the embedded (onnxruntime) backend, on real photos: face counts, labelled
 identities against the calibrated threshold, parity with OpenCV's own YuNet + SFace, options."""
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -8,9 +9,10 @@ import numpy as np
 import pytest
 from photos import photo_path
 
-from facev3 import detection
+from facev3 import detection, inference
 from facev3.calibration import labelled_photos, pair_cosines
-from facev3.inference import LocalBackend
+from facev3.errors import BackendUnavailable
+from facev3.inference import LocalBackend, embed_crops
 from facev3.models import SFACE_CALIBRATION, export_models
 from facev3.pipeline import EmbedOptions, Pipeline
 
@@ -75,6 +77,67 @@ def test_mirror_fusion_stays_close_to_the_plain_embedding(pipeline):
     (fused,), _ = pipeline.run(data, EmbedOptions(mirror=True))
     similarity = float(plain.faces[0].embedding @ fused.faces[0].embedding)
     assert 0.85 < similarity < 0.9999
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_mirror_fusion_is_the_mean_of_each_face_and_its_mirror_image(pipeline):
+    data = [photo_path("t1.jpg").read_bytes()]
+    (plain,), _ = pipeline.run(data, EmbedOptions(return_aligned=True))
+    (fused,), _ = pipeline.run(data, EmbedOptions(mirror=True, return_aligned=True, normalize=False))
+    crops = np.array([f.aligned for f in fused.faces])
+    np.testing.assert_array_equal(crops, [f.aligned for f in plain.faces])  # the originals, not the mirrored stage
+    original, mirrored = embed_crops(pipeline.backend, crops), embed_crops(pipeline.backend, crops[:, :, ::-1].copy())
+    expected = unit(unit(original) + unit(mirrored)) * np.linalg.norm(original, axis=1, keepdims=True)
+    np.testing.assert_allclose([f.embedding for f in fused.faces], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_faces_spread_over_several_stages_come_back_in_order(pipeline, monkeypatch):
+    photos = [photo_path(n).read_bytes() for n in ("t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg", "t1.jpg")]
+    one_stage, _ = pipeline.run(photos, EmbedOptions(return_aligned=True))
+    stages = []
+    stage = pipeline.backend.stage
+    monkeypatch.setattr(inference, "LOCAL_STAGE_CROPS", 4)
+    monkeypatch.setattr(pipeline.backend, "stage", lambda: stages.append(1) or stage())
+    several, _ = pipeline.run(photos, EmbedOptions(return_aligned=True))
+    assert len(stages) == 4  # 14 faces, 4 at a time; a group photo's faces span stages
+    for a, b in zip(several, one_stage, strict=True):
+        assert len(a.faces) == len(b.faces) > 0
+        np.testing.assert_array_equal([f.aligned for f in a.faces], [f.aligned for f in b.faces])
+        np.testing.assert_allclose([f.embedding for f in a.faces], [f.embedding for f in b.faces], atol=1e-5)
+
+
+class DetectFailsOnSecondImage:
+    """The embedded backend, except that detection fails on the second image (as when Triton
+    goes down mid-request); counts crop stages taken and given back."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend, self.detector, self.embedding_size = backend, backend.detector, backend.embedding_size
+        self.detections, self.stages_open = 0, 0
+
+    def detect(self, *args):
+        self.detections += 1
+        if self.detections == 2:
+            raise BackendUnavailable("Triton went away")
+        return self._backend.detect(*args)
+
+    @contextmanager
+    def stage(self):
+        self.stages_open += 1
+        try:
+            with self._backend.stage() as stage:
+                yield stage
+        finally:
+            self.stages_open -= 1
+
+
+def test_a_backend_failure_mid_request_gives_the_crop_stage_back(pipeline):
+    backend = DetectFailsOnSecondImage(pipeline.backend)
+    with pytest.raises(BackendUnavailable):
+        Pipeline(backend).run([photo_path("t1.jpg").read_bytes(), photo_path("Rob_Lowe_0001.jpg").read_bytes()])
+    assert backend.detections == 2 and backend.stages_open == 0
 
 
 def test_identical_images_are_embedded_once_when_deduplicated(pipeline):

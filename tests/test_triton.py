@@ -14,8 +14,9 @@ from google.protobuf import text_format
 from photos import photo_path
 from tritonclient.grpc import model_config_pb2
 
+from facev3 import native
 from facev3.errors import BackendUnavailable
-from facev3.inference import LocalBackend
+from facev3.inference import LocalBackend, embed_crops
 from facev3.pipeline import EmbedOptions, Pipeline
 from facev3.triton.backend import TritonBackend
 from facev3.triton.process import TritonProcess, TritonStartError
@@ -90,10 +91,36 @@ def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos, 
     crops = np.array([face.aligned for face in result.faces] * 7)  # 42 crops: two chunks of <= 32
     with_shm, plain = TritonBackend(triton.grpc_url, shm=shm), TritonBackend(triton.grpc_url, shm="none")
     try:
-        np.testing.assert_array_equal(with_shm.embed(crops), plain.embed(crops))
+        np.testing.assert_array_equal(embed_crops(with_shm, crops), embed_crops(plain, crops))
     finally:
         with_shm.close()
         plain.close()
+
+
+def test_faces_are_aligned_straight_into_the_registered_input_region(triton, photos, monkeypatch):
+    before = facev3_shm_regions()
+    backend = TritonBackend(triton.grpc_url, shm="system", slots=1)
+    (input_region,) = [name for name in facev3_shm_regions() - before if name.endswith("_in")]
+    with backend.stage() as stage:
+        region = stage.crops  # the one slot's input: a view of its /dev/shm region
+    outs, align = [], native.align_faces
+
+    def align_faces(image, landmarks, *, out):
+        outs.append(out)
+        return align(image, landmarks, out=out)
+
+    monkeypatch.setattr(native, "align_faces", align_faces)
+    try:
+        results, _ = Pipeline(backend).run(photos, EmbedOptions(return_aligned=True))
+        assert len(outs) == len(photos) and all(np.shares_memory(out, region) for out in outs)
+        aligned = np.array([f.aligned for r in results for f in r.faces])
+        stored = np.fromfile(f"/dev/shm/{input_region}", np.uint8, aligned.size).reshape(aligned.shape)
+        np.testing.assert_array_equal(stored, aligned)  # what Triton read is what we aligned
+    finally:
+        outs.clear()  # views of the region: it cannot be closed while they live
+        del region
+        backend.close()
+    assert facev3_shm_regions() == before
 
 
 def test_sixteen_concurrent_callers_get_answers_and_leave_no_regions(triton, photos):
@@ -135,10 +162,10 @@ def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_rep
         idle = TritonBackend(server.grpc_url, shm="system", timeout_s=5)  # makes no call while Triton is down
         pipeline = Pipeline(backend)
         try:
-            assert backend.embed(crops).shape == (3, 128)
-            assert idle.embed(crops).shape == (3, 128)
+            assert embed_crops(backend, crops).shape == (3, 128)
+            assert embed_crops(idle, crops).shape == (3, 128)
             server.kill()
-            for call in (lambda: backend.embed(crops), lambda: pipeline.run(photos[1:2])):
+            for call in (lambda: embed_crops(backend, crops), lambda: pipeline.run(photos[1:2])):
                 started = time.monotonic()
                 with pytest.raises(BackendUnavailable):
                     call()
@@ -146,10 +173,10 @@ def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_rep
             assert not backend.ready()
             server.start()  # same ports; the server has forgotten our shared-memory regions
             assert backend.ready()
-            assert backend.embed(crops).shape == (3, 128)
+            assert embed_crops(backend, crops).shape == (3, 128)
             (result,), _ = pipeline.run(photos[1:2])
             assert len(result.faces) == 1
-            assert idle.embed(crops).shape == (3, 128)  # its regions are registered again on first use
+            assert embed_crops(idle, crops).shape == (3, 128)  # its regions are registered again on first use
         finally:
             backend.close()
             idle.close()

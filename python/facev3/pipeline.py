@@ -1,8 +1,8 @@
 """Photos -> faces -> embeddings, independent of HTTP and of the inference backend.
 
-Per call: decode every image (limits, EXIF), detect on a <= max_side copy, align every face from
-the full-resolution image with facev3.native.align_faces (RGB crops, as SFace expects), then embed
-the faces of all images in one call; the backend batches them as suits it.
+Per call, one image at a time: decode (limits, EXIF), detect on a <= max_side copy, and align every
+face from the full-resolution image with facev3.native.align_faces (RGB crops, as SFace expects)
+straight into the backend's crop stage, which is embedded whenever it is full (crop_batches).
 """
 
 import hashlib
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facev3 import detection, native
+from facev3 import detection
+from facev3.crop_batches import CropBatches
 from facev3.decode import DecodeLimits, decode_image
 from facev3.errors import FaceError
 from facev3.inference import InferenceBackend
@@ -85,7 +86,6 @@ class _Found:
     width: int
     height: int
     detections: detection.Detections
-    crops: np.ndarray  # (n, 112, 112, 3) uint8 RGB
 
 
 class Pipeline:
@@ -98,31 +98,33 @@ class Pipeline:
         results: list[ImageResult | None] = [None] * len(images)
         found: list[_Found] = []
         first_seen: dict[bytes, int] = {}
-        for index, data in enumerate(images):
-            if options.dedupe:
-                digest = hashlib.sha256(data).digest()
-                if digest in first_seen:
-                    results[index] = ImageResult(index, duplicate_of=first_seen[digest])
-                    continue
-                first_seen[digest] = index
-            try:
-                found.append(self._find_faces(index, data, options, times))
-            except FaceError as error:
-                results[index] = ImageResult(index, error=error)
+        with CropBatches(self.backend, mirror=options.mirror, keep_aligned=options.return_aligned, times=times) as batches:
+            for index, data in enumerate(images):
+                if options.dedupe:
+                    digest = hashlib.sha256(data).digest()
+                    if digest in first_seen:
+                        results[index] = ImageResult(index, duplicate_of=first_seen[digest])
+                        continue
+                    first_seen[digest] = index
+                try:
+                    found.append(self._find_faces(index, data, options, times, batches))
+                except FaceError as error:
+                    results[index] = ImageResult(index, error=error)
+            embeddings, aligned = batches.finish()
 
-        embeddings = self._embed_all([f.crops for f in found], options.mirror, times)
         start = 0
         for f in found:
-            raw = embeddings[start : start + len(f.detections)]
-            start += len(f.detections)
-            results[f.index] = ImageResult(f.index, f.width, f.height, self._faces(f, raw, options))
+            faces = slice(start, start + len(f.detections))
+            start = faces.stop
+            crops = aligned[faces] if aligned is not None else None
+            results[f.index] = ImageResult(f.index, f.width, f.height, self._faces(f, embeddings[faces], crops, options))
         for index, result in enumerate(results):
             if result is not None and result.duplicate_of is not None:
                 original = results[result.duplicate_of]
                 results[index] = ImageResult(index, original.width, original.height, original.faces, original.error, result.duplicate_of)
         return results, times
 
-    def _find_faces(self, index: int, data: bytes, options: EmbedOptions, times: StageTimes) -> _Found:
+    def _find_faces(self, index: int, data: bytes, options: EmbedOptions, times: StageTimes, batches: CropBatches) -> _Found:
         t = time.perf_counter()
         image = decode_image(data, self.settings.limits)
         t = times.add("decode", t)
@@ -130,33 +132,17 @@ class Pipeline:
         threshold = next(t for t in defaults if t is not None)
         found = self.backend.detect(image, self.settings.max_side, threshold, self.settings.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
-        t = times.add("detect", t)
-        crops = native.align_faces(image, np.ascontiguousarray(found.landmarks))
-        times.add("align", t)
-        return _Found(index, image.shape[1], image.shape[0], found, crops)
+        times.add("detect", t)
+        batches.add(image, found.landmarks)
+        return _Found(index, image.shape[1], image.shape[0], found)
 
-    def _embed_all(self, crop_sets: list[np.ndarray], mirror: bool, times: StageTimes) -> np.ndarray:
-        t = time.perf_counter()
-        crops = np.concatenate(crop_sets) if crop_sets else np.zeros((0, 112, 112, 3), np.uint8)
-        if len(crops) == 0:
-            return np.zeros((0, self.backend.embedding_size), np.float32)
-        raw = self.backend.embed(crops)
-        if mirror:
-            # Flip fusion: mean of the unit embeddings of each face and its mirror, kept at the
-            # original's scale so that `norm` still reads as the model's confidence.
-            flipped = self.backend.embed(np.ascontiguousarray(crops[:, :, ::-1]))
-            fused = native.merge_embeddings(np.stack([raw, flipped], axis=1), renormalize=True)
-            raw = fused * np.linalg.norm(raw, axis=1, keepdims=True)
-        times.add("embed", t)
-        return raw.astype(np.float32, copy=False)
-
-    def _faces(self, found: _Found, raw: np.ndarray, options: EmbedOptions) -> tuple[Face, ...]:
+    def _faces(self, found: _Found, raw: np.ndarray, crops: np.ndarray | None, options: EmbedOptions) -> tuple[Face, ...]:
         norms = np.linalg.norm(raw, axis=1)
         vectors = raw / norms[:, None] if options.normalize else raw
         d = found.detections
         return tuple(
             Face(d.boxes[i], float(d.scores[i]), d.landmarks[i], vectors[i], float(norms[i]),
-                 found.crops[i] if options.return_aligned else None)
+                 crops[i] if crops is not None else None)
             for i in range(len(d))
         )
 

@@ -26,7 +26,9 @@ class Service:
         if s.backend == "triton":
             from facev3.triton.backend import TritonBackend
 
-            return TritonBackend(s.triton_url, shm=s.triton_shm, detector=s.detector, timeout_s=s.triton_timeout_s)
+            # One shared-memory slot per request in flight: a request never waits for a slot.
+            return TritonBackend(s.triton_url, shm=s.triton_shm, detector=s.detector, timeout_s=s.triton_timeout_s,
+                                 slots=s.max_inflight)
         from facev3.inference import LocalBackend
 
         return LocalBackend(threads=s.threads, detector=s.detector, embed_batch=s.max_batch_size)

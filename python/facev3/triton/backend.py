@@ -1,11 +1,11 @@
 """The Triton adapter of the inference port: gRPC to the face_detect and face_embed ensembles.
 
-One gRPC channel per process (the client is thread-safe; each embedding request holds its own
-shared-memory slot). Model metadata (embedding size, max batch) is read once at start-up.
-Faces are embedded in chunks of the ensemble's max_batch_size. TRITON_SHM:
-  system  crops are written into a registered POSIX shared-memory region and embeddings read
-          from another (the transport of 32 crops is 2x faster than plain gRPC here,
-          bench/bench_triton.py);
+One gRPC channel per process (the client is thread-safe; each crop stage holds its own
+shared-memory slot, so size `slots` to the requests in flight). Model metadata (embedding size,
+max batch) is read once at start-up. A stage holds the ensemble's max_batch_size crops. TRITON_SHM:
+  system  the stage is a registered POSIX shared-memory region: faces are aligned straight into
+          it, and embeddings are read from another region (bench/bench_triton.py measures the
+          transport against plain gRPC);
   cuda    the same with CUDA shared memory (GPU servers; needs tritonclient[cuda]);
   none    plain gRPC tensors.
 Every failure to reach Triton or a model becomes BackendUnavailable; after a server restart the
@@ -13,15 +13,16 @@ regions are registered again on the next call, so the service recovers without a
 """
 
 import json
-import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 
 from facev3 import detection
 from facev3.errors import BackendUnavailable
-from facev3.triton.shm import ShmPool
-
-CROP_SHAPE = (112, 112, 3)
+from facev3.inference import CROP_SHAPE, ArrayStage, CropStage
+from facev3.triton.shm import ShmPool, Slot
 # gRPC backs off up to 2 minutes between reconnects to a dead server, and a call made while the
 # channel waits fails at once. Reconnects are capped at 1 s and UNAVAILABLE is retried (the request
 # never reached Triton), so the first request after Triton comes back succeeds.
@@ -68,8 +69,8 @@ class TritonBackend:
         self.embedding_size = int(outputs["EMBEDDING"]["dims"][-1])
         self._pool = None
         if shm != "none":
-            crop_bytes = int(np.prod(CROP_SHAPE))
-            self._pool = ShmPool(self._client, shm, slots, self.max_batch * crop_bytes, self.max_batch * self.embedding_size * 4)
+            self._pool = ShmPool(self._client, shm, slots, (self.max_batch, *CROP_SHAPE), np.uint8,
+                                 self.max_batch * self.embedding_size * 4)
 
     def ready(self) -> bool:
         try:
@@ -95,10 +96,13 @@ class TritonBackend:
         return detection.Detections(result.as_numpy("BOXES").reshape(-1, 4), result.as_numpy("SCORES").reshape(-1),
                                     result.as_numpy("LANDMARKS").reshape(-1, 5, 2))
 
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        chunks = [crops[i : i + self.max_batch] for i in range(0, len(crops), self.max_batch)]
-        embed_chunk = self._embed_shm if self._pool is not None else self._embed_plain
-        return np.concatenate([embed_chunk(chunk) for chunk in chunks]) if chunks else np.zeros((0, self.embedding_size), np.float32)
+    @contextmanager
+    def stage(self) -> Iterator[CropStage]:
+        if self._pool is None:
+            yield ArrayStage(self._embed_plain, np.empty((self.max_batch, *CROP_SHAPE), np.uint8))
+            return
+        with self._pool.acquire(self.timeout_s) as slot:
+            yield ArrayStage(partial(self._embed_in_slot, slot), slot.input)
 
     def _embed_plain(self, crops: np.ndarray) -> np.ndarray:
         tensor = self._grpc.InferInput("CROPS", list(crops.shape), "UINT8")
@@ -106,32 +110,23 @@ class TritonBackend:
         result = self._infer(self._embed_model, [tensor], [self._grpc.InferRequestedOutput("EMBEDDING")])
         return result.as_numpy("EMBEDDING")
 
-    def _embed_shm(self, crops: np.ndarray) -> np.ndarray:
-        from tritonclient.utils import InferenceServerException
-
+    def _embed_in_slot(self, slot: Slot, crops: np.ndarray) -> np.ndarray:
+        """crops is slot.input[:n]: the faces are already in the region."""
         try:
-            with self._pool.acquire(self.timeout_s) as slot:
-                try:
-                    return self._embed_in_slot(slot, crops)
-                except BackendUnavailable as error:
-                    # A server restarted since our last call has forgotten the regions: register
-                    # them again and retry once (other failures are not retried).
-                    if "shared memory region" not in error.message:
-                        raise
-                    self._pool.mark_stale()
-                    self._pool.register()
-                    return self._embed_in_slot(slot, crops)
-        except queue.Empty:
-            raise BackendUnavailable(f"no shared-memory slot free within {self.timeout_s:.0f} s") from None
-        except InferenceServerException as error:  # registering the regions failed
+            return self._infer_in_slot(slot, len(crops))
+        except BackendUnavailable as error:
+            # A server restarted since our last call has forgotten the regions: register them
+            # again and retry once (other failures are not retried).
+            if "shared memory region" not in error.message:
+                raise
             self._pool.mark_stale()
-            raise BackendUnavailable(f"Triton shared-memory registration failed: {error.message() or error}") from None
+            self._pool.register()
+            return self._infer_in_slot(slot, len(crops))
 
-    def _embed_in_slot(self, slot, crops: np.ndarray) -> np.ndarray:
-        n = len(crops)
-        slot.write_input(crops)
+    def _infer_in_slot(self, slot: Slot, n: int) -> np.ndarray:
+        slot.upload(n)
         tensor = self._grpc.InferInput("CROPS", [n, *CROP_SHAPE], "UINT8")
-        tensor.set_shared_memory(slot.input_name, crops.nbytes)
+        tensor.set_shared_memory(slot.input_name, n * int(np.prod(CROP_SHAPE)))
         output = self._grpc.InferRequestedOutput("EMBEDDING")
         output.set_shared_memory(slot.output_name, n * self.embedding_size * 4)
         self._infer(self._embed_model, [tensor], [output])

@@ -2,13 +2,14 @@
 reused by one request at a time, unregistered and destroyed on close.
 
 Each slot is one input and one output region sized for a full batch. A request takes a slot,
-writes its input, and reads its output (a copy: the next request overwrites the region). After
-a server restart the server no longer knows the regions: `mark_stale()` makes the next
-`acquire()` register them again. Two kinds, with tritonclient's utilities:
-  system  POSIX shared memory on the host; the input is written straight into the region's
-          numpy view;
-  cuda    device memory (tritonclient[cuda], needs cuda-python and a GPU); imported only when
-          asked for, so CPU machines never load it.
+writes its input into `slot.input` (faces are aligned straight into it), and reads its output (a
+copy: the next request overwrites the region). After a server restart the server no longer knows
+the regions: `mark_stale()` makes the next `acquire()` register them again. Two kinds, with
+tritonclient's utilities:
+  system  POSIX shared memory on the host; `slot.input` is a numpy view of the region itself;
+  cuda    device memory (tritonclient[cuda], needs cuda-python and a GPU); `slot.input` is a host
+          array copied to the device in `upload`. Imported only when asked for, so CPU machines
+          never load it.
 """
 
 import queue
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from facev3.errors import BackendUnavailable
 
 UNREGISTER_RETRIES = 20  # "region in use" right after a request clears within milliseconds
 
@@ -38,8 +41,11 @@ class SystemRegions:
     def unregister(self, name: str) -> None:
         self._client.unregister_system_shared_memory(name)
 
-    def write(self, handle, array: np.ndarray) -> None:
-        self._shm.get_contents_as_numpy(handle, array.dtype, array.shape)[:] = array
+    def input_array(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return self._shm.get_contents_as_numpy(handle, dtype, shape)  # the region itself
+
+    def upload(self, handle, array: np.ndarray) -> None:
+        pass  # written in place
 
     def read(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
         return self._shm.get_contents_as_numpy(handle, dtype, shape).copy()
@@ -66,7 +72,10 @@ class CudaRegions:
     def unregister(self, name: str) -> None:
         self._client.unregister_cuda_shared_memory(name)
 
-    def write(self, handle, array: np.ndarray) -> None:
+    def input_array(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return np.empty(shape, dtype)  # host side; `upload` copies it to the device
+
+    def upload(self, handle, array: np.ndarray) -> None:
         self._shm.set_shared_memory_region(handle, [np.ascontiguousarray(array)])
 
     def read(self, handle, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -86,17 +95,20 @@ class Slot:
     input_handle: object
     output_handle: object
     regions: SystemRegions | CudaRegions
+    input: np.ndarray | None  # full-batch input, written by the caller
 
-    def write_input(self, array: np.ndarray) -> None:
-        self.regions.write(self.input_handle, array)
+    def upload(self, count: int) -> None:
+        """Makes input[:count] visible to the server."""
+        self.regions.upload(self.input_handle, self.input[:count])
 
     def read_output(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         return self.regions.read(self.output_handle, shape, dtype)
 
 
 class ShmPool:
-    def __init__(self, client, kind: str, slots: int, input_bytes: int, output_bytes: int) -> None:
+    def __init__(self, client, kind: str, slots: int, input_shape: tuple[int, ...], input_dtype, output_bytes: int) -> None:
         self._regions = REGION_KINDS[kind](client)
+        input_bytes = int(np.prod(input_shape)) * np.dtype(input_dtype).itemsize
         self._sizes = {"in": input_bytes, "out": output_bytes}
         tag = uuid.uuid4().hex[:10]
         self._free: queue.Queue[Slot] = queue.Queue()
@@ -106,7 +118,7 @@ class ShmPool:
         for i in range(slots):
             names = (f"facev3_{tag}_{i}_in", f"facev3_{tag}_{i}_out")
             handles = (self._regions.create(names[0], input_bytes), self._regions.create(names[1], output_bytes))
-            slot = Slot(*names, *handles, self._regions)
+            slot = Slot(*names, *handles, self._regions, self._regions.input_array(handles[0], input_shape, input_dtype))
             self._all.append(slot)
             self._free.put(slot)
 
@@ -117,12 +129,17 @@ class ShmPool:
 
     def register(self) -> None:
         """Registers every region with the server unless that is already done."""
+        from tritonclient.utils import InferenceServerException
+
         with self._lock:
             if self._registered:
                 return
-            for name, handle, size in self._names_and_handles():
-                self._unregister(name)  # a stale registration from before a restart, if any
-                self._regions.register(name, handle, size)
+            try:
+                for name, handle, size in self._names_and_handles():
+                    self._unregister(name)  # a stale registration from before a restart, if any
+                    self._regions.register(name, handle, size)
+            except InferenceServerException as error:
+                raise BackendUnavailable(f"Triton shared-memory registration failed: {error.message() or error}") from None
             self._registered = True
 
     def _unregister(self, name: str) -> None:
@@ -143,7 +160,10 @@ class ShmPool:
 
     @contextmanager
     def acquire(self, timeout_s: float) -> Iterator[Slot]:
-        slot = self._free.get(timeout=timeout_s)
+        try:
+            slot = self._free.get(timeout=timeout_s)
+        except queue.Empty:
+            raise BackendUnavailable(f"no shared-memory slot free within {timeout_s:.0f} s") from None
         try:
             self.register()
             yield slot
@@ -151,6 +171,8 @@ class ShmPool:
             self._free.put(slot)
 
     def close(self) -> None:
+        for slot in self._all:
+            slot.input = None  # a live view of a region would stop it from being closed
         for name, handle, _ in self._names_and_handles():
             self._unregister(name)
             self._regions.destroy(handle)
