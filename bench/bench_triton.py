@@ -64,7 +64,7 @@ def test_embedding_round_trip_32_crops(benchmark, backends, crops, shm):
     name_by_shm(benchmark, shm)
     with backends(shm, "embed_io").stage() as stage:
         stage.crops[:CROPS] = crops
-        result = benchmark.pedantic(stage.embed, (CROPS,), rounds=100, warmup_rounds=10)
+        result = benchmark.pedantic(stage.embed, (CROPS,), rounds=300, warmup_rounds=200)
     np.testing.assert_array_equal(result, crops.reshape(CROPS, 128, -1)[:, :, 0])
 
 
