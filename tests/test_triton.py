@@ -269,6 +269,35 @@ def test_gpu_configs_keep_the_cpu_models_tensors(model):
     assert [g.kind for g in gpu.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_GPU]
 
 
+IMAGE_PROBE = """
+import importlib, sys, types
+before = set(sys.modules)
+sys.path.insert(0, sys.argv[1])  # python/facev3 as the image copies it: source only, no _native
+sys.modules["triton_python_backend_utils"] = types.ModuleType("triton_python_backend_utils")
+for model in ("detect_pre", "detect_post", "embed_pre", "embed_post"):
+    importlib.import_module("facev3.serving." + model)
+import facev3
+loaded = [name for name in set(sys.modules) - before if getattr(sys.modules[name], "__file__", None)]
+top = {name.split(".")[0] for name in loaded} - set(sys.stdlib_module_names)
+print(facev3.__file__, sorted(top - {"facev3", "triton_python_backend_utils"}))
+"""
+
+
+def test_the_triton_images_python_models_need_only_the_source_numpy_and_opencv():
+    """The GPU image copies python/facev3 (no native build) and pip-installs numpy and OpenCV at
+    the versions the local Triton environment runs; the models the image keeps import nothing else."""
+    import subprocess
+
+    dockerfile = (ROOT / "triton-infer-custom" / "Dockerfile").read_text()
+    for pin in ("numpy==1.26.4", "opencv-python-headless==4.11.0.86"):
+        assert pin in (ROOT / "requirements" / "triton-server.txt").read_text().split() and f'"{pin}"' in dockerfile
+    assert "COPY python/facev3 " in dockerfile
+    probe = subprocess.run([str(TRITON_ENV / "bin" / "python"), "-c", IMAGE_PROBE, str(ROOT / "python")],
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert probe.stdout.split()[0] == str(ROOT / "python" / "facev3" / "__init__.py")
+    assert probe.stdout.split(maxsplit=1)[1].strip() == "['cv2', 'numpy']"
+
+
 def test_build_script_stops_with_a_clear_reason_without_a_gpu(tmp_path):
     import subprocess
 
