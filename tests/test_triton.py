@@ -154,6 +154,27 @@ def test_sixteen_concurrent_callers_get_answers_and_leave_no_regions(triton, pho
     assert facev3_shm_regions() == before
 
 
+def test_close_waits_for_a_stage_in_use_then_removes_every_region(triton):
+    before = facev3_shm_regions()
+    backend = TritonBackend(triton.grpc_url, shm="system", slots=2)
+    in_stage, shapes = threading.Event(), []
+
+    def request():
+        with backend.stage() as stage:
+            stage.crops[:3] = 0
+            in_stage.set()
+            time.sleep(0.5)  # close() is called meanwhile
+            shapes.append(stage.embed(3).shape)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert in_stage.wait(10)
+    backend.close()
+    thread.join(10)
+    assert shapes == [(3, 128)]
+    assert facev3_shm_regions() == before
+
+
 def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_repository, photos):
     crops = np.zeros((3, 112, 112, 3), np.uint8)
     before = facev3_shm_regions()

@@ -144,7 +144,7 @@ class TritonBackend:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(self.timeout_s)
             self._pool = None
         self._client.close()
 

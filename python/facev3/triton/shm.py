@@ -14,6 +14,7 @@ tritonclient's utilities:
 
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -170,7 +171,15 @@ class ShmPool:
         finally:
             self._free.put(slot)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float) -> None:
+        """Waits up to timeout_s for slots still in use (a request finishing on another thread),
+        then unregisters and destroys every region."""
+        deadline = time.monotonic() + timeout_s
+        for _ in self._all:
+            try:
+                self._free.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
         for slot in self._all:
             slot.input = None  # a live view of a region would stop it from being closed
         for name, handle, _ in self._names_and_handles():
