@@ -23,6 +23,7 @@ from facev3 import detection
 from facev3.errors import BackendUnavailable
 from facev3.inference import CROP_SHAPE, ArrayStage, CropStage
 from facev3.triton.shm import ShmPool, Slot
+
 # gRPC backs off up to 2 minutes between reconnects to a dead server, and a call made while the
 # channel waits fails at once. Reconnects are capped at 1 s and UNAVAILABLE is retried (the request
 # never reached Triton), so the first request after Triton comes back succeeds.
