@@ -57,6 +57,31 @@ def test_sigterm_lets_the_request_in_flight_finish(kind):
     assert status == 200 and [len(i["faces"]) for i in body["images"]] == [6, 6, 6, 6]
 
 
+def inflight_gauge(server: Server) -> float:
+    status, _, text = server.call("GET", "/metrics")
+    assert status == 200
+    return next(float(line.split()[-1]) for line in text.decode().splitlines() if line.startswith("facev3_inflight_requests"))
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_embeddings_run_side_by_side_while_light_routes_answer(kind):
+    """One worker process: inference requests run on its thread pool at the same time, and
+    /metrics (served beside them) sees both in flight."""
+    server = Server(kind, {}, workers=1)
+    eight = {"images": GROUP["images"] * 8}  # about a second of work each
+    try:
+        answers = []
+        requests = [threading.Thread(target=lambda: answers.append(post(server, eight)[0])) for _ in range(2)]
+        for r in requests:
+            r.start()
+        seen = set()
+        while any(r.is_alive() for r in requests):
+            seen.add(inflight_gauge(server))
+        assert answers == [200, 200] and 2.0 in seen
+    finally:
+        assert server.stop() == 0
+
+
 def facev3_shm_regions() -> set[str]:
     return {name for name in os.listdir("/dev/shm") if name.startswith("facev3_")}
 

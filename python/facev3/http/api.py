@@ -1,11 +1,13 @@
 """Framework-free HTTP handlers: HttpRequest -> HttpResponse, the route table, auth, the in-flight
 bound and the error contract ({"error": {"code", "message"}}, never a traceback). Both adapters
-(Granian RSGI, Robyn) only move bytes in and out of `Api.handle`, on a worker thread."""
+(Granian RSGI, Robyn) only move bytes in and out of `Api.handle`, offloaded routes on a worker
+thread from `offload_pool`."""
 
 import hmac
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import orjson
@@ -53,6 +55,12 @@ class Route:
     # Rerank stays on the event loop: a few ms of GIL-bound parsing, which a thread hop only slows
     # (measured 2.5x fewer requests/s through the pool).
     offload: bool = False
+
+
+def offload_pool(settings) -> ThreadPoolExecutor:
+    """The threads that run offloaded routes: enough for max_inflight heavy requests and a few
+    light ones beside them."""
+    return ThreadPoolExecutor(settings.max_inflight + 4, thread_name_prefix="facev3")
 
 
 class InflightBound:

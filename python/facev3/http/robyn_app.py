@@ -7,16 +7,20 @@ Robyn 0.88 is handled where it is unsafe (notes/http.md §4):
     limit is answered 413, but only a fronting proxy can stop the upload itself;
   - SIGTERM never exits: a handler drains in-flight requests, then interrupts the main thread;
   - a busy port loops forever with the default check: _check_port=False.
-Handlers are sync and run on Robyn's worker threads (--workers), so inference and GIL-releasing
-native code never block its event loop.
+Routes marked `offload` (inference) get an async handler that runs Api.handle on a thread pool,
+so requests infer concurrently (onnxruntime and gRPC release the GIL) while Robyn's one actix
+thread keeps serving; the others (rerank: a few ms of GIL-bound parsing) are sync handlers on
+Robyn's worker threads (--workers), where a thread hop would only slow them down.
 """
 
 import _thread
+import asyncio
 import signal
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from facev3.http.api import Api, HttpRequest, HttpResponse, error_response
+from facev3.http.api import Api, HttpRequest, HttpResponse, error_response, offload_pool
 from facev3.http.requests import MULTIPART, ApiError, media_type
 from facev3.http.service import Service
 from facev3.http.settings import load_settings
@@ -25,7 +29,7 @@ DRAIN_SECONDS = 2.0
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def build_app(api: Api, workers: int = 1):
+def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
     # Robyn reads its options from sys.argv (at import and in Robyn()): give it only ours.
     argv, sys.argv = sys.argv, [sys.argv[0], "--workers", str(workers), "--disable-openapi"]
     try:
@@ -39,32 +43,45 @@ def build_app(api: Api, workers: int = 1):
         return Response(status_code=response.status, headers={"content-type": response.content_type, **dict(response.headers)},
                         description=response.body)
 
-    def handle(request) -> object:
+    def prepare(request) -> HttpRequest | HttpResponse:
+        """Robyn's request as ours, or the error it gets before reaching the route."""
         headers = {key.lower(): value for key, value in request.headers.to_dict().items()}
         if isinstance(next(iter(headers.values()), None), list):
             headers = {key: values[0] for key, values in headers.items()}
         declared = headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > api.settings.max_body_bytes:
-            return to_robyn(error_response(ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes")))
+            return error_response(ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes"))
         if media_type(headers.get("content-type", "")) == MULTIPART:
-            return to_robyn(error_response(ApiError(
+            return error_response(ApiError(
                 415, "multipart_unsupported", "the Robyn server cannot read multipart uploads without losing parts; "
-                "send application/json with base64 images, or use the Granian server")))
+                "send application/json with base64 images, or use the Granian server"))
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
-        return to_robyn(api.handle(HttpRequest(request.method.upper(), request.url.path, headers, body)))
+        return HttpRequest(request.method.upper(), request.url.path, headers, body)
+
+    def handle(request) -> object:
+        prepared = prepare(request)
+        return to_robyn(prepared if isinstance(prepared, HttpResponse) else api.handle(prepared))
+
+    async def handle_offloaded(request) -> object:
+        prepared = prepare(request)
+        if isinstance(prepared, HttpResponse):
+            return to_robyn(prepared)
+        return to_robyn(await asyncio.get_running_loop().run_in_executor(pool, api.handle, prepared))
 
     # Every method on every path, and a catch-all, so that 404 and 405 come from the route table
     # as JSON like every other error, not from Robyn.
     for path in [*api.routes, "/*rest"]:
         for method in HTTP_METHODS:
-            app.add_route(method, path, handle)
+            route = api.routes.get(path, {}).get(method)
+            app.add_route(method, path, handle_offloaded if route is not None and route.offload else handle)
     return app
 
 
 def serve(host: str, port: int, workers: int) -> None:
     settings = load_settings()
     api = Api(Service(settings))
-    app = build_app(api, workers)
+    pool = offload_pool(settings)
+    app = build_app(api, pool, workers)
 
     def drain_then_stop(signum, frame) -> None:
         threading.Timer(DRAIN_SECONDS, _thread.interrupt_main).start()
@@ -75,4 +92,5 @@ def serve(host: str, port: int, workers: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        pool.shutdown(wait=True)
         api.service.close()

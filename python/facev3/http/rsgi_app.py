@@ -10,7 +10,7 @@ run inline). Models load per worker in __rsgi_init__.
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from facev3.http.api import Api, HttpRequest, HttpResponse, error_response
+from facev3.http.api import Api, HttpRequest, HttpResponse, error_response, offload_pool
 from facev3.http.requests import ApiError
 from facev3.http.service import Service
 from facev3.http.settings import load_settings
@@ -24,8 +24,7 @@ class RsgiApp:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.api = Api(Service(self.settings))
-        # Light endpoints stay answerable while max_inflight heavy requests run.
-        self.pool = ThreadPoolExecutor(self.settings.max_inflight + 4, thread_name_prefix="facev3")
+        self.pool = offload_pool(self.settings)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.pool is not None:
