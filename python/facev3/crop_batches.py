@@ -1,9 +1,10 @@
 """Aligned faces straight into the backend's crop stage, embedded one stage-full at a time.
 
 Faces are aligned from each full-resolution image as soon as it has been detected, into the next
-free slots of the stage (with Triton's system shared memory, the registered input region), so a
-request holds one decoded image at a time and crops are never copied on their way to the model.
-A full stage is embedded and released at once; the last, partial one on `finish()`.
+free slots of the stage, so a request holds one decoded image at a time; with Triton's system
+shared memory the stage is the registered input region, so the crops are never copied on their
+way to the server. A full stage is embedded and released at once; the last, partial one on
+`finish()`.
 """
 
 import time
