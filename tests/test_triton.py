@@ -219,6 +219,14 @@ def test_an_unreachable_server_is_a_typed_error():
         TritonBackend("127.0.0.1:9", timeout_s=2)
 
 
+def test_a_model_without_the_clients_tensors_stops_the_start_naming_them(triton):
+    with pytest.raises(BackendUnavailable, match="'face_embed' lacks the tensors this client uses: IMAGE, MAX_SIDE, "
+                                                 "NMS_THRESHOLD, SCORE_THRESHOLD, BOXES, LANDMARKS, SCORES"):
+        TritonBackend(triton.grpc_url, shm="none", detect_model="face_embed")
+    with pytest.raises(BackendUnavailable, match="'embed_pre' lacks the tensors this client uses: EMBEDDING"):
+        TritonBackend(triton.grpc_url, shm="none", embed_model="embed_pre")
+
+
 # ---- the repository itself ----------------------------------------------------------------
 
 KEY_ORDER = ["name", "platform", "backend", "max_batch_size", "input", "output", "ensemble_scheduling",

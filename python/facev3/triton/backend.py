@@ -1,8 +1,9 @@
 """The Triton adapter of the inference port: gRPC to the face_detect and face_embed ensembles.
 
 One gRPC channel per process (the client is thread-safe; each crop stage holds its own
-shared-memory slot, so size `slots` to the requests in flight). Model metadata (embedding size,
-max batch) is read once at start-up. A stage holds the ensemble's max_batch_size crops. TRITON_SHM:
+shared-memory slot, so size `slots` to the requests in flight). Both models' configs are read
+once at start-up: the tensors this client uses are checked, and the embedding size and max batch
+are kept. A stage holds the ensemble's max_batch_size crops. TRITON_SHM:
   system  the stage is a registered POSIX shared-memory region: faces are aligned straight into
           it, and embeddings are read from another region (bench/bench_triton.py measures the
           transport against plain gRPC);
@@ -40,6 +41,11 @@ RECONNECT = (
 )
 
 
+# (inputs, outputs) this client sends and reads.
+DETECT_TENSORS = ({"IMAGE", "MAX_SIDE", "SCORE_THRESHOLD", "NMS_THRESHOLD"}, {"BOXES", "SCORES", "LANDMARKS"})
+EMBED_TENSORS = ({"CROPS"}, {"EMBEDDING"})
+
+
 class TritonBackend:
     name = "triton"
 
@@ -62,16 +68,31 @@ class TritonBackend:
         ])
         self._detect_model, self._embed_model = detect_model, embed_model
         try:
-            config = self._client.get_model_config(embed_model, as_json=True, client_timeout=timeout_s)["config"]
-            outputs = {o["name"]: o for o in config["output"]}
-        except Exception as error:
-            raise BackendUnavailable(f"Triton at {url} has no ready model {embed_model!r}: {error}") from None
+            self._tensors(url, detect_model, DETECT_TENSORS)
+            config, outputs = self._tensors(url, embed_model, EMBED_TENSORS)
+        except BackendUnavailable:
+            self._client.close()
+            raise
         self.max_batch = int(config["max_batch_size"])
         self.embedding_size = int(outputs["EMBEDDING"]["dims"][-1])
         self._pool = None
         if shm != "none":
             self._pool = ShmPool(self._client, shm, slots, (self.max_batch, *CROP_SHAPE), np.uint8,
                                  self.max_batch * self.embedding_size * 4)
+
+    def _tensors(self, url: str, model: str, expected: tuple[set[str], set[str]]) -> tuple[dict, dict]:
+        """The model's config and its outputs by name, read once; a model that lacks a
+        tensor this client uses stops the start-up, naming it, rather than failing every call."""
+        try:
+            config = self._client.get_model_config(model, as_json=True, client_timeout=self.timeout_s)["config"]
+        except Exception as error:
+            raise BackendUnavailable(f"Triton at {url} has no ready model {model!r}: {error}") from None
+        inputs = {t["name"]: t for t in config.get("input", [])}
+        outputs = {t["name"]: t for t in config.get("output", [])}
+        missing = sorted(expected[0] - set(inputs)) + sorted(expected[1] - set(outputs))
+        if missing:
+            raise BackendUnavailable(f"Triton model {model!r} lacks the tensors this client uses: {', '.join(missing)}")
+        return config, outputs
 
     def ready(self) -> bool:
         try:
