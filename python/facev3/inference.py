@@ -23,7 +23,8 @@ class CropStage(Protocol):
     crops: np.ndarray  # (capacity, 112, 112, 3) uint8 RGB, writable
 
     def embed(self, count: int) -> np.ndarray:
-        """crops[:count] -> (count, embedding_size) float32, not normalized, owned by the caller."""
+        """crops[:count], count >= 1 -> (count, embedding_size) float32, not normalized, owned by the
+        caller."""
 
 
 class InferenceBackend(Protocol):
@@ -82,7 +83,7 @@ class LocalBackend:
         planes = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
         batches = [self._embedder.run(["fc1"], {"data": planes[i : i + self.embed_batch]})[0]
                    for i in range(0, len(planes), self.embed_batch)]
-        return np.concatenate(batches) if batches else np.zeros((0, self.embedding_size), np.float32)
+        return np.concatenate(batches)  # a stage embeds at least one crop
 
     def ready(self) -> bool:
         return self._embedder is not None

@@ -141,8 +141,7 @@ class TritonBackend:
             # again and retry once (other failures are not retried).
             if "shared memory region" not in error.message:
                 raise
-            self._pool.mark_stale()
-            self._pool.register()
+            self._pool.register()  # _infer has marked the pool stale
             return self._infer_in_slot(slot, len(crops))
 
     def _infer_in_slot(self, slot: Slot, n: int) -> np.ndarray:
