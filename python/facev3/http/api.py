@@ -105,14 +105,17 @@ class Api:
             "/docs": {"GET": Route(self.docs)},
         }
 
+    def route(self, method: str, path: str) -> Route | None:
+        return self.routes.get(path, {}).get(method)
+
     def offloaded(self, request: "HttpRequest") -> bool:
-        route = self.routes.get(request.path, {}).get(request.method)
+        route = self.route(request.method, request.path)
         return route is not None and route.offload
 
     def refuse_early(self, method: str, path: str) -> HttpResponse | None:
         """The 503 a bounded route would give now, for adapters that can answer before reading
         the body: a client that retries at once costs a header parse, not a full upload."""
-        route = self.routes.get(path, {}).get(method)
+        route = self.route(method, path)
         if route is None or not route.bounded or not self._inflight.full:
             return None
         return error_response(self._inflight.error())

@@ -72,7 +72,7 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
     # as JSON like every other error, not from Robyn.
     for path in [*api.routes, "/*rest"]:
         for method in HTTP_METHODS:
-            route = api.routes.get(path, {}).get(method)
+            route = api.route(method, path)
             app.add_route(method, path, handle_offloaded if route is not None and route.offload else handle)
     return app
 
