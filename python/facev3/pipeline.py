@@ -129,7 +129,7 @@ class Pipeline:
         image = decode_image(data, self.settings.limits)
         t = times.add("decode", t)
         defaults = (options.det_threshold, self.settings.det_threshold, self.backend.detector.default_threshold)
-        threshold = next(t for t in defaults if t is not None)
+        threshold = next(value for value in defaults if value is not None)
         found = self.backend.detect(image, self.settings.max_side, threshold, self.settings.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         times.add("detect", t)
