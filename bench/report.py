@@ -1,7 +1,7 @@
 """Markdown table from a pytest-benchmark JSON file: per group, each entry's median and its ratio
 to the facev3 entry of the same group (measured in the same run).
 
-    python bench/report.py bench/results/native.json
+    python -m bench.report bench/results/native.json   (scripts/bench.sh writes docs/benchmarks/NAME.md)
 """
 
 import json
@@ -26,8 +26,9 @@ def table(results: dict) -> str:
 
 def machine(results: dict) -> str:
     info = results["machine_info"]
-    cpu = info.get("cpu", {}).get("brand_raw", info.get("processor", "?"))
-    return f"{cpu}, {info.get('cpu', {}).get('count', '?')} cores, Python {info['python_version']}, {results['datetime'][:10]}"
+    cpu = info.get("cpu", {})
+    name, cores = cpu.get("brand_raw", info.get("processor", "?")), cpu.get("count", "?")
+    return f"{name}, {cores} cores, Python {info['python_version']}, {results['datetime'][:10]}"
 
 
 if __name__ == "__main__":

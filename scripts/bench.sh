@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (after scripts/test.sh has built .venv) and prints the ratio table.
-# Usage: scripts/bench.sh [NAME]   -> bench/results/NAME.json (default: native)
+# Runs the benchmarks (after scripts/test.sh has built .venv): raw pytest-benchmark JSON goes to
+# bench/results/NAME.json (not committed) and the ratio table with the machine's description to
+# docs/benchmarks/NAME.md (the summary that is committed).
+# Usage: scripts/bench.sh [NAME [PYTEST ARGS...]]   (default NAME: native)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:-native}
-.venv/bin/python -m pytest bench -q -p no:cacheprovider --benchmark-json="bench/results/$name.json"
-.venv/bin/python bench/report.py "bench/results/$name.json"
+shift || true
+mkdir -p bench/results docs/benchmarks
+.venv/bin/python -m pytest bench -q -p no:cacheprovider --benchmark-json="bench/results/$name.json" "$@"
+.venv/bin/python -m bench.report "bench/results/$name.json" | tee "docs/benchmarks/$name.md"
