@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from photos import photo_path
 
 from facev3 import _native
+from tests.support.photos import photo_path
 
 FACES = 32
 SEED = 9

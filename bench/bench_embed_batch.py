@@ -6,10 +6,11 @@ import inspect
 
 import numpy as np
 import pytest
-from photos import photo_path
 
-from facev3.inference import LocalBackend, embed_crops
-from facev3.pipeline import EmbedOptions, Pipeline
+from facev3.backends.local import LocalBackend
+from facev3.core.pipeline import EmbedOptions, Pipeline
+from facev3.core.ports import embed_crops
+from tests.support.photos import photo_path
 
 FACES = 32
 DEFAULT = inspect.signature(LocalBackend).parameters["embed_batch"].default
@@ -19,7 +20,9 @@ OTHERS = [b for b in (1, 2, 4, 8, 16, 32) if b != DEFAULT]
 @pytest.fixture(scope="module")
 def backend_and_crops():
     backend = LocalBackend(threads=1)
-    photos = [photo_path(n).read_bytes() for n in ("t1.jpg", "Rob_Lowe_0001.jpg", "Rob_Lowe_0002.jpg", "obama_small.jpg")]
+    photos = [
+        photo_path(n).read_bytes() for n in ("t1.jpg", "Rob_Lowe_0001.jpg", "Rob_Lowe_0002.jpg", "obama_small.jpg")
+    ]
     results, _ = Pipeline(backend).run(photos, EmbedOptions(return_aligned=True))
     crops = np.array([f.aligned for r in results for f in r.faces])
     return backend, np.resize(crops, (FACES, *crops.shape[1:]))  # real faces, repeated to 32

@@ -1,24 +1,27 @@
 """Triton backend (a real local tritonserver, CPU python-backend models):
-  - embedding 32 aligned crops through face_embed: system shared memory vs plain gRPC (on CPU
-    the SFace compute, ~25 ms a face, hides the transport);
-  - the embedding round trip alone: one stage of 32 crops, already aligned into it as the
-    pipeline leaves them, embedded by embed_io, a bench-only model with face_embed's inputs and
-    outputs and no network (bench/triton_models): the transport that a GPU, where SFace takes
-    about a millisecond, would leave exposed;
-  - the whole pipeline on the group photo: Triton backend vs the embedded onnxruntime backend."""
+- embedding 32 aligned crops through face_embed: system shared memory vs plain gRPC (on CPU
+  the SFace compute, ~25 ms a face, hides the transport);
+- the embedding round trip alone: one stage of 32 crops, already aligned into it as the
+  pipeline leaves them, embedded by embed_io, a bench-only model with face_embed's inputs and
+  outputs and no network (bench/triton_models): the transport that a GPU, where SFace takes
+  about a millisecond, would leave exposed;
+- the whole pipeline on the group photo: Triton backend vs the embedded onnxruntime backend."""
 
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from photos import photo_path
 
-from facev3.inference import LocalBackend, embed_crops
-from facev3.pipeline import EmbedOptions, Pipeline
-from facev3.triton.backend import TritonBackend
-from facev3.triton.process import TritonProcess
-from facev3.triton.repository import copy_repository
+from facev3 import bootstrap
+from facev3.backends.local import LocalBackend
+from facev3.backends.triton.backend import TritonBackend
+from facev3.config import Settings
+from facev3.core.pipeline import EmbedOptions, Pipeline
+from facev3.core.ports import embed_crops
+from facev3.tritonserver.launcher import TritonProcess
+from facev3.tritonserver.repository import copy_repository
+from tests.support.photos import photo_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CROPS = 32
@@ -26,7 +29,9 @@ CROPS = 32
 
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
-    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path_factory.mktemp("triton") / "repo")
+    repository = copy_repository(
+        ROOT / "triton-infer-custom" / "models_serving", tmp_path_factory.mktemp("triton") / "repo"
+    )
     shutil.copytree(ROOT / "bench" / "triton_models" / "embed_io", repository / "embed_io")
     with TritonProcess(repository, ROOT / ".venv-triton") as server:
         yield server
@@ -70,10 +75,10 @@ def test_embedding_round_trip_32_crops(benchmark, backends, crops, shm):
 
 @pytest.mark.parametrize("which", ["triton", "local"])
 def test_pipeline_group_photo(benchmark, triton, which):
-    backend = TritonBackend(triton.grpc_url, shm="system") if which == "triton" else LocalBackend()
-    pipeline = Pipeline(backend)
+    settings = Settings(backend=which, triton_url=triton.grpc_url, triton_shm="system")
+    pipeline = bootstrap.build_pipeline(settings)
     benchmark.group = "pipeline t1 6 faces by backend"
     benchmark.name = "test_facev3_triton_backend" if which == "triton" else "test_baseline_local_backend"
     (result,), _ = benchmark.pedantic(pipeline.run, ([photo_path("t1.jpg").read_bytes()],), rounds=8, warmup_rounds=1)
     assert len(result.faces) == 6
-    backend.close()
+    pipeline.backend.close()

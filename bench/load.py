@@ -26,8 +26,12 @@ class LoadResult:
 
 
 def encode_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", f"content-length: {len(body)}",
-             *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "host: 127.0.0.1",
+        f"content-length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
@@ -35,7 +39,8 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length = next((int(l.split(":", 1)[1]) for l in lines[1:] if l.lower().startswith("content-length:")), None)
+    lengths = [int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")]
+    length = lengths[0] if lengths else None
     if length is None:  # chunked: read chunks until the terminating zero-size chunk
         while True:
             size = int((await reader.readline()).strip() or b"0", 16)
@@ -59,7 +64,7 @@ async def _connection(port: int, request: bytes, deadline: float, latencies: lis
             status = await asyncio.wait_for(read_response(reader), timeout=max(1.0, deadline - time.monotonic() + 30))
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             statuses["connection_error"] = statuses.get("connection_error", 0) + 1
             if writer is not None:
                 writer.close()
@@ -69,8 +74,16 @@ async def _connection(port: int, request: bytes, deadline: float, latencies: lis
         writer.close()
 
 
-def run_load(host: str, port: int, method: str, path: str, body: bytes, headers: dict[str, str],
-             concurrency: int, duration_s: float) -> LoadResult:
+def run_load(
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    duration_s: float,
+) -> LoadResult:
     assert ipaddress.ip_address(host).is_loopback, "load tests target 127.0.0.0/8 only"
     request = encode_request(method, path, body, headers)
     latencies: list[float] = []
@@ -85,5 +98,11 @@ def run_load(host: str, port: int, method: str, path: str, body: bytes, headers:
     seconds = asyncio.run(main())
     ms = np.array(latencies) * 1e3 if latencies else np.array([np.nan])
     errors = sum(count for status, count in statuses.items() if not (isinstance(status, int) and 200 <= status < 300))
-    return LoadResult(len(latencies), errors, round(seconds, 3), round(len(latencies) / seconds, 2),
-                      *(round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)), {str(k): v for k, v in statuses.items()})
+    return LoadResult(
+        len(latencies),
+        errors,
+        round(seconds, 3),
+        round(len(latencies) / seconds, 2),
+        *(round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)),
+        {str(k): v for k, v in statuses.items()},
+    )

@@ -1,7 +1,7 @@
 """Load scenarios against facev3 (Granian, Robyn) and the baseline stack (bench/baselines), side by
 side in one run, same payloads, loopback only, each bounded in time:
 
-    .venv/bin/python bench/load_scenarios.py --duration 10 --out bench/results/load.json
+    .venv/bin/python -m bench.load_scenarios --duration 10 --out bench/results/load.json
 
 Prints a markdown table (requests/s and the ratio to the baseline, latency percentiles, errors)
 and writes every result with the machine's description as JSON.
@@ -12,7 +12,6 @@ import base64
 import io
 import os
 import platform
-import sys
 import tempfile
 import time
 import uuid
@@ -24,19 +23,21 @@ import numpy as np
 import orjson
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
+from bench.load import run_load
+from tests.support.photos import photo_path
+from tests.support.servers import Server
 
-from load import run_load  # noqa: E402
-from photos import photo_path  # noqa: E402
-from servers import Server  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SEED = 11
 STACKS = ("granian", "robyn", "baseline")
 # facev3 with the Triton backend (a local tritonserver), shared memory on and off: only for the
 # embedding scenarios, since rerank never calls the inference backend. stack -> (server, TRITON_SHM)
-TRITON_STACKS = {f"{server}+triton-{name}": (server, shm) for server in ("granian", "robyn")
-                 for name, shm in (("shm", "system"), ("grpc", "none"))}
+TRITON_STACKS = {
+    f"{server}+triton-{name}": (server, shm)
+    for server in ("granian", "robyn")
+    for name, shm in (("shm", "system"), ("grpc", "none"))
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,12 @@ def rerank_body(n: int, dim: int, packed: bool) -> bytes:
     query, rows = rng.standard_normal(dim).astype(np.float32), rng.standard_normal((n, dim)).astype(np.float32)
     if packed:
         b64 = lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()  # noqa: E731
-        return orjson.dumps({"query_b64": b64(query), "candidates": [{"id": i, "embedding_b64": b64(r)} for i, r in enumerate(rows)]})
-    return orjson.dumps({"query": query.tolist(), "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)]})
+        return orjson.dumps(
+            {"query_b64": b64(query), "candidates": [{"id": i, "embedding_b64": b64(r)} for i, r in enumerate(rows)]}
+        )
+    return orjson.dumps(
+        {"query": query.tolist(), "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)]}
+    )
 
 
 def photo_640() -> bytes:
@@ -69,8 +74,12 @@ def photo_640() -> bytes:
 
 def multipart(images: list[bytes]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{i}.jpg"\r\n\r\n'.encode() + data + b"\r\n"
-             for i, data in enumerate(images)]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{i}.jpg"\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+        for i, data in enumerate(images)
+    ]
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -84,20 +93,36 @@ def scenarios() -> list[Scenario]:
         Scenario("rerank 200x1024 floats", "/v1/rerank", rerank_body(200, 1024, False), json_type, 8),
         Scenario("rerank 200x1024 b64", "/v1/rerank", rerank_body(200, 1024, True), json_type, 8),
         Scenario("rerank 1000x1024 b64", "/v1/rerank", rerank_body(1000, 1024, True), json_type, 8),
-        Scenario("embeddings 1 image json", "/v1/embeddings", as_json(1), json_type, 2, images=1,
-                 stacks=STACKS + tuple(TRITON_STACKS)),
-        Scenario("embeddings 8 images json", "/v1/embeddings", as_json(8), json_type, 2, images=8,
-                 stacks=STACKS + tuple(TRITON_STACKS)),
+        Scenario(
+            "embeddings 1 image json",
+            "/v1/embeddings",
+            as_json(1),
+            json_type,
+            2,
+            images=1,
+            stacks=STACKS + tuple(TRITON_STACKS),
+        ),
+        Scenario(
+            "embeddings 8 images json",
+            "/v1/embeddings",
+            as_json(8),
+            json_type,
+            2,
+            images=8,
+            stacks=STACKS + tuple(TRITON_STACKS),
+        ),
         # The baseline has no multipart endpoint, and facev3's Robyn adapter refuses multipart.
         Scenario("embeddings 1 image multipart", "/v1/embeddings", one, one_type, 2, images=1, stacks=("granian",)),
-        Scenario("embeddings 8 images multipart", "/v1/embeddings", eight, eight_type, 2, images=8, stacks=("granian",)),
+        Scenario(
+            "embeddings 8 images multipart", "/v1/embeddings", eight, eight_type, 2, images=8, stacks=("granian",)
+        ),
     ]
 
 
 def ensure_baseline_models() -> Path:
     directory = ROOT / "build" / "onnx"
     if not (directory / "sface_2021dec.onnx").exists():
-        from facev3.models import export_models
+        from facev3.models.onnx_cleaning import export_models
 
         export_models(directory)
     return directory
@@ -106,14 +131,16 @@ def ensure_baseline_models() -> Path:
 def start(stack: str, env: dict[str, str], stack_resources: ExitStack) -> Server:
     if stack not in TRITON_STACKS:
         return Server(stack, env, workers=1)
-    from facev3.triton.process import TritonProcess
-    from facev3.triton.repository import copy_repository
+    from facev3.tritonserver.launcher import TritonProcess
+    from facev3.tritonserver.repository import copy_repository
 
     workdir = Path(stack_resources.enter_context(tempfile.TemporaryDirectory()))
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
     triton = stack_resources.enter_context(TritonProcess(repository, ROOT / ".venv-triton"))
     server, shm = TRITON_STACKS[stack]
-    return Server(server, {**env, "FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_SHM": shm}, workers=1)
+    return Server(
+        server, {**env, "FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_SHM": shm}, workers=1
+    )
 
 
 def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[dict]:
@@ -126,10 +153,25 @@ def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[d
         try:
             for scenario in (s for s in chosen if stack in s.stacks):
                 server.call("POST", scenario.path, scenario.body, {"content-type": scenario.content_type})  # warm up
-                result = run_load("127.0.0.1", server.port, "POST", scenario.path, scenario.body,
-                                  {"content-type": scenario.content_type}, scenario.concurrency, duration_s)
-                results.append({"stack": stack, "scenario": scenario.name, "concurrency": scenario.concurrency,
-                                "images_per_request": scenario.images, **result.as_dict()})
+                result = run_load(
+                    "127.0.0.1",
+                    server.port,
+                    "POST",
+                    scenario.path,
+                    scenario.body,
+                    {"content-type": scenario.content_type},
+                    scenario.concurrency,
+                    duration_s,
+                )
+                results.append(
+                    {
+                        "stack": stack,
+                        "scenario": scenario.name,
+                        "concurrency": scenario.concurrency,
+                        "images_per_request": scenario.images,
+                        **result.as_dict(),
+                    }
+                )
         finally:
             server.stop()
             resources.close()
@@ -137,15 +179,23 @@ def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[d
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| scenario | stack | req/s | images/s | vs baseline | p50 ms | p99 ms | p99/p50 | errors |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | stack | req/s | images/s | vs baseline | p50 ms | p99 ms | p99/p50 | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     baseline = {r["scenario"]: r["rps"] for r in results if r["stack"] == "baseline"}
     for r in results:
-        ratio = f"{r['rps'] / baseline[r['scenario']]:.2f}x" if r["scenario"] in baseline and baseline[r["scenario"]] else "-"
+        ratio = (
+            f"{r['rps'] / baseline[r['scenario']]:.2f}x"
+            if r["scenario"] in baseline and baseline[r["scenario"]]
+            else "-"
+        )
         images = f"{r['rps'] * r['images_per_request']:.1f}" if r["images_per_request"] else "-"
         spread = f"{r['p99_ms'] / r['p50_ms']:.2f}" if r["p50_ms"] else "-"
-        lines.append(f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio} | {r['p50_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {spread} | {r['errors']} |")
+        lines.append(
+            f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {spread} | {r['errors']} |"
+        )
     return "\n".join(lines)
 
 
@@ -158,11 +208,19 @@ def main() -> None:
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     results = run(args.stacks.split(","), args.scenario, args.duration)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-               "load_average_after": os.getloadavg()}
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_after": os.getloadavg(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps({"started": started, "duration_s": args.duration, "machine": machine, "results": results},
-                                      option=orjson.OPT_INDENT_2))
+    args.out.write_bytes(
+        orjson.dumps(
+            {"started": started, "duration_s": args.duration, "machine": machine, "results": results},
+            option=orjson.OPT_INDENT_2,
+        )
+    )
     print(table(results))
 
 

@@ -1,8 +1,8 @@
 """Soak and faults under load, on facev3 (Granian) with the Triton backend and a local
 tritonserver, loopback only, every phase bounded in time:
 
-    .venv/bin/python bench/soak.py soak --minutes 10 --out bench/results/soak.json
-    .venv/bin/python bench/soak.py faults --out bench/results/faults.json
+    .venv/bin/python -m bench.soak soak --minutes 10 --out bench/results/soak.json
+    .venv/bin/python -m bench.soak faults --out bench/results/faults.json
 
 soak:   mixed load (rerank base64 200x1024 on 4 connections + embeddings of one photo on 2),
         resident memory (PSS is not needed: RSS of each process tree) of the API and of
@@ -15,22 +15,19 @@ faults: under the same load: Triton stopped then restarted, a burst of malformed
 import argparse
 import base64
 import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 import orjson
 
+from bench.load import run_load
+from bench.load_scenarios import photo_640, rerank_body
+from facev3.tritonserver.launcher import TritonProcess
+from facev3.tritonserver.repository import copy_repository
+from tests.support.servers import Server
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
-
-from load import run_load  # noqa: E402
-from load_scenarios import photo_640, rerank_body  # noqa: E402
-from servers import Server  # noqa: E402
-
-from facev3.triton.process import TritonProcess  # noqa: E402
-from facev3.triton.repository import copy_repository  # noqa: E402
 
 JSON = {"content-type": "application/json"}
 
@@ -81,7 +78,9 @@ class MixedLoad:
         embed = orjson.dumps({"images": [base64.b64encode(photo_640()).decode()]})
         jobs = {"rerank": ("/v1/rerank", rerank_body(200, 1024, True), 4), "embeddings": ("/v1/embeddings", embed, 2)}
         self.results: dict = {}
-        self.threads = [threading.Thread(target=self._run, args=(kind, port, *job, seconds)) for kind, job in jobs.items()]
+        self.threads = [
+            threading.Thread(target=self._run, args=(kind, port, *job, seconds)) for kind, job in jobs.items()
+        ]
         for t in self.threads:
             t.start()
 
@@ -97,8 +96,11 @@ class MixedLoad:
 def with_stack(workdir: Path, env: dict[str, str], body):
     repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
     with TritonProcess(repository, ROOT / ".venv-triton") as triton:
-        server = Server("granian", {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5", **env},
-                        workers=1)
+        server = Server(
+            "granian",
+            {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5", **env},
+            workers=1,
+        )
         try:
             return body(triton, server)
         finally:
@@ -112,18 +114,29 @@ def soak(minutes: float, workdir: Path) -> dict:
         load = MixedLoad(server.port, minutes * 60)
         samples, started = [], time.monotonic()
         while any(t.is_alive() for t in load.threads):
-            samples.append({"t": round(time.monotonic() - started, 1), "api_rss_mb": round(tree_rss_mb(server.process.pid), 1),
-                            "triton_rss_mb": round(tree_rss_mb(triton._process.pid), 1),
-                            "api_threads": tree_threads(server.process.pid)})
+            samples.append(
+                {
+                    "t": round(time.monotonic() - started, 1),
+                    "api_rss_mb": round(tree_rss_mb(server.process.pid), 1),
+                    "triton_rss_mb": round(tree_rss_mb(triton._process.pid), 1),
+                    "api_threads": tree_threads(server.process.pid),
+                }
+            )
             time.sleep(5)
         results = load.join()
         warm = next(s for s in samples if s["t"] >= 60) if minutes * 60 > 90 else samples[len(samples) // 3]
         last = samples[-1]
-        return {"minutes": minutes, "load": results, "samples": samples,
-                "api_growth_pct": round(100 * (last["api_rss_mb"] / warm["api_rss_mb"] - 1), 2),
-                "triton_growth_pct": round(100 * (last["triton_rss_mb"] / warm["triton_rss_mb"] - 1), 2),
-                "api_threads_warm_last": [warm["api_threads"], last["api_threads"]],
-                "server_errors_5xx": sum(v for r in results.values() for k, v in r["statuses"].items() if k.startswith("5"))}
+        return {
+            "minutes": minutes,
+            "load": results,
+            "samples": samples,
+            "api_growth_pct": round(100 * (last["api_rss_mb"] / warm["api_rss_mb"] - 1), 2),
+            "triton_growth_pct": round(100 * (last["triton_rss_mb"] / warm["triton_rss_mb"] - 1), 2),
+            "api_threads_warm_last": [warm["api_threads"], last["api_threads"]],
+            "server_errors_5xx": sum(
+                v for r in results.values() for k, v in r["statuses"].items() if k.startswith("5")
+            ),
+        }
 
     report = with_stack(workdir, {}, body)
     report["shm_regions_left"] = sorted(shm_regions() - regions_before)
@@ -152,8 +165,12 @@ def faults(workdir: Path) -> dict:
         while server.post_json("/v1/embeddings", probe)[0] != 200 and time.monotonic() - restarted < 30:
             time.sleep(0.1)
         embeddings_s = round(time.monotonic() - restarted, 2)
-        return {"answers_while_down": codes, "ready_again_after_restart_s": ready_s,
-                "first_embedding_after_restart_s": embeddings_s, "load": load.join()}
+        return {
+            "answers_while_down": codes,
+            "ready_again_after_restart_s": ready_s,
+            "first_embedding_after_restart_s": embeddings_s,
+            "load": load.join(),
+        }
 
     report["triton_stop_restart"] = with_stack(workdir / "a", {}, outage)
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from photos import photo_path
+
+from tests.support.photos import photo_path
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ import shutil
 
 import numpy as np
 import orjson
-from photos import photo_path
 
 from facev3.cli import main
+from tests.support.photos import photo_path
 
 
 def test_compare_prints_cosine_score_and_decision(capsys):
@@ -50,6 +50,12 @@ def test_models_export_writes_both_files(tmp_path, capsys):
 
 
 def test_compare_can_use_centerface(capsys):
-    args = ["compare", str(photo_path("Rob_Lowe_0001.jpg")), str(photo_path("Rob_Lowe_0002.jpg")), "--detector", "centerface"]
+    args = [
+        "compare",
+        str(photo_path("Rob_Lowe_0001.jpg")),
+        str(photo_path("Rob_Lowe_0002.jpg")),
+        "--detector",
+        "centerface",
+    ]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["match"] is True

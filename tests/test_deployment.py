@@ -8,15 +8,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facev3.http.settings import Settings, load_settings
+from facev3.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian 1.29) is not installed; .ci/run installs it")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose (Debian 1.29) is not installed; .ci/run installs it"
+)
 def test_compose_file_is_valid_for_docker_compose():
-    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -34,7 +41,7 @@ def test_compose_wires_api_to_a_healthy_gpu_triton_on_the_internal_network():
 def test_env_example_lists_every_setting_at_its_default():
     text = (ROOT / ".env.example").read_text()
     assert load_settings({}, ROOT / ".env.example") == Settings()
-    from facev3.http.settings import ENV_NAMES
+    from facev3.config import ENV_NAMES
 
     assert all(f"{name}=" in text for name in ENV_NAMES.values())
 

@@ -57,7 +57,7 @@ def test_similarity_matches_opencv_on_exact_points(rng):
     src = faces_on(np.zeros((900, 1300, 3), np.uint8), rng, 20)
     ours = _native.estimate_similarity(src)
     assert ours.shape == (20, 2, 3)
-    for face, m in zip(src, ours):
+    for face, m in zip(src, ours, strict=True):
         expected, _ = cv2.estimateAffinePartial2D(face, TEMPLATE)
         np.testing.assert_allclose(m, expected, rtol=1e-4, atol=1e-3)
 
@@ -72,7 +72,9 @@ def opencv_crops(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     crops = []
     for face in landmarks:
         m = numpy_umeyama(face, TEMPLATE)
-        crops.append(cv2.warpAffine(image, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+        crops.append(
+            cv2.warpAffine(image, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        )
     return np.array(crops)
 
 
@@ -100,7 +102,7 @@ def test_a_crop_of_a_larger_image_is_read_in_place(group_photo_bgr, rng):
 
 
 def test_faces_past_the_border_read_black(group_photo_bgr):
-    far_away = (TEMPLATE + [5000, 5000]).astype(np.float32)[None]
+    far_away = (TEMPLATE + np.float32(5000)).astype(np.float32)[None]
     assert not _native.align_faces(group_photo_bgr, far_away).any()
 
 

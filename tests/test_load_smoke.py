@@ -2,13 +2,8 @@
 itself stays working: every scenario runs against facev3 on Granian and the baseline stack with
 no errors, and the table reads the results."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import load_scenarios  # noqa: E402
-from load import run_load  # noqa: E402
+from bench import load_scenarios, soak
+from bench.load import run_load
 
 
 def test_every_scenario_runs_without_errors_on_facev3_and_the_baseline():
@@ -16,20 +11,20 @@ def test_every_scenario_runs_without_errors_on_facev3_and_the_baseline():
     ran = {(r["stack"], r["scenario"]) for r in results}
     assert {("granian", s.name) for s in load_scenarios.scenarios()} <= ran
     assert ("baseline", "rerank 200x1024 b64") in ran and ("baseline", "embeddings 1 image json") in ran
-    assert all(r["requests"] > 0 and r["errors"] == 0 for r in results), [r for r in results if r["errors"] or not r["requests"]]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in results), [
+        r for r in results if r["errors"] or not r["requests"]
+    ]
     assert "| rerank 200x1024 b64 | baseline |" in load_scenarios.table(results)
 
 
 def test_the_load_generator_refuses_non_loopback_targets():
     import pytest
 
-    with pytest.raises(AssertionError, match="127.0.0.0/8"):
+    with pytest.raises(AssertionError, match=r"127\.0\.0\.0/8"):
         run_load("10.0.0.1", 80, "GET", "/", b"", {}, 1, 0.1)
 
 
 def test_the_soak_harness_runs_briefly_with_triton_and_leaves_nothing(tmp_path):
-    import soak
-
     report = soak.soak(minutes=0.15, workdir=tmp_path)
     assert report["server_errors_5xx"] == 0 and report["shm_regions_left"] == []
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in report["load"].values())

@@ -1,6 +1,7 @@
 """The binding itself: its stub, the façade, zero-copy inputs and outputs, and the released GIL."""
 
 import ast
+import importlib.metadata
 import threading
 import time
 import tracemalloc
@@ -12,7 +13,7 @@ import pytest
 import facev3
 from facev3 import _native, native
 
-STUB = Path(_native.__file__).parent / "_native.pyi"
+STUB = Path(native.__file__).parent / "_native.pyi"  # beside the façade, also in an editable install
 
 
 def stub_tree() -> ast.Module:
@@ -55,7 +56,10 @@ def test_stub_signatures_match_the_compiled_signatures():
 def test_facade_reexports_the_whole_module():
     assert sorted(native.__all__) == sorted(n for n in dir(_native) if not n.startswith("_"))
     assert all(getattr(native, name) is getattr(_native, name) for name in native.__all__)
-    assert facev3.__version__
+
+
+def test_the_version_is_the_installed_distributions():
+    assert facev3.__version__ == importlib.metadata.version("facev3") != "0+unknown"
 
 
 def test_outputs_are_written_in_place():

@@ -3,9 +3,9 @@ the two re-ranking methods, each against a straightforward numpy implementation.
 
 import numpy as np
 import pytest
-from embeddings import vectors_with_cosines
 
 from facev3 import _native
+from tests.support.embeddings import vectors_with_cosines
 
 RNG_SEED = 20261124
 CAL = {"calibration_threshold": 0.45, "calibration_scale": 12.0}
@@ -195,9 +195,7 @@ def numpy_kreciprocal(query, candidates, k1, k2, lam):
         v[i, members] = weights / weights.sum()
     if k2 > 1:
         v = np.stack([v[rank[i, :k2]].mean(axis=0) for i in range(m)])
-    jaccard = np.array(
-        [1.0 - np.minimum(v[0], v[g]).sum() / np.maximum(v[0], v[g]).sum() for g in range(1, m)]
-    )
+    jaccard = np.array([1.0 - np.minimum(v[0], v[g]).sum() / np.maximum(v[0], v[g]).sum() for g in range(1, m)])
     return 1.0 - ((1.0 - lam) * jaccard + lam * d[0, 1:]) / 2.0
 
 

@@ -9,18 +9,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from google.protobuf import text_format
-from photos import photo_path
 from tritonclient.grpc import model_config_pb2
 
-from facev3 import native
-from facev3.errors import BackendUnavailable
-from facev3.inference import LocalBackend, embed_crops
-from facev3.pipeline import EmbedOptions, Pipeline
-from facev3.triton.backend import TritonBackend
-from facev3.triton.process import TritonProcess, TritonStartError
-from facev3.triton.repository import copy_repository
+from facev3 import bootstrap, native
+from facev3.api.messages import HttpRequest
+from facev3.backends.local import LocalBackend
+from facev3.backends.triton.backend import TritonBackend
+from facev3.cli import main
+from facev3.config import Settings, SettingsError
+from facev3.core.errors import BackendUnavailable
+from facev3.core.pipeline import EmbedOptions, Pipeline
+from facev3.core.ports import embed_crops
+from facev3.tritonserver.launcher import TritonProcess, TritonStartError
+from facev3.tritonserver.repository import copy_repository
+from tests.support.photos import photo_path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = ROOT / "triton-infer-custom" / "models_serving"
@@ -63,9 +68,9 @@ def test_triton_backend_matches_the_embedded_backend(triton, photos, local_resul
         results, _ = Pipeline(backend).run(photos)
     finally:
         backend.close()
-    for ours, local in zip(results, local_results):
+    for ours, local in zip(results, local_results, strict=True):
         assert len(ours.faces) == len(local.faces) > 0
-        for a, b in zip(ours.faces, local.faces):
+        for a, b in zip(ours.faces, local.faces, strict=True):
             np.testing.assert_allclose(a.box, b.box, atol=1.0)
             np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1.0)
             assert float(a.embedding @ b.embedding) >= 0.9999
@@ -82,10 +87,13 @@ def cuda_shm_missing() -> str | None:
     return None
 
 
-@pytest.mark.parametrize("shm", [
-    "system",
-    pytest.param("cuda", marks=pytest.mark.skipif(cuda_shm_missing() is not None, reason=str(cuda_shm_missing()))),
-])
+@pytest.mark.parametrize(
+    "shm",
+    [
+        "system",
+        pytest.param("cuda", marks=pytest.mark.skipif(cuda_shm_missing() is not None, reason=str(cuda_shm_missing()))),
+    ],
+)
 def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos, shm):
     (result,), _ = Pipeline(LocalBackend()).run(photos[:1], EmbedOptions(return_aligned=True))
     crops = np.array([face.aligned for face in result.faces] * 7)  # 42 crops: two chunks of <= 32
@@ -138,7 +146,7 @@ def test_sixteen_concurrent_callers_get_answers_and_leave_no_regions(triton, pho
                 (result,), _ = pipeline.run(photos[1:2])
                 assert float(result.faces[0].embedding @ expected) > 0.99999
                 calls.append(1)
-            except Exception as error:  # noqa: BLE001 - collected and asserted below
+            except Exception as error:
                 errors.append(error)
                 return
 
@@ -208,9 +216,8 @@ def test_a_broken_model_stops_the_start_with_the_log(prepared_repository, tmp_pa
     broken = copy_repository(prepared_repository, tmp_path / "broken")
     (broken / "sface" / "1" / "sface_2021dec.onnx").unlink()
     started = time.monotonic()
-    with pytest.raises(TritonStartError, match="exited"):
-        with TritonProcess(broken, TRITON_ENV, ready_timeout_s=60):
-            pass
+    with pytest.raises(TritonStartError, match="exited"), TritonProcess(broken, TRITON_ENV, ready_timeout_s=60):
+        pass
     assert time.monotonic() - started < 60
 
 
@@ -220,17 +227,72 @@ def test_an_unreachable_server_is_a_typed_error():
 
 
 def test_a_model_without_the_clients_tensors_stops_the_start_naming_them(triton):
-    with pytest.raises(BackendUnavailable, match="'face_embed' lacks the tensors this client uses: IMAGE, MAX_SIDE, "
-                                                 "NMS_THRESHOLD, SCORE_THRESHOLD, BOXES, LANDMARKS, SCORES"):
+    with pytest.raises(
+        BackendUnavailable,
+        match="'face_embed' lacks the tensors this client uses: IMAGE, MAX_SIDE, "
+        "NMS_THRESHOLD, SCORE_THRESHOLD, BOXES, LANDMARKS, SCORES",
+    ):
         TritonBackend(triton.grpc_url, shm="none", detect_model="face_embed")
     with pytest.raises(BackendUnavailable, match="'embed_pre' lacks the tensors this client uses: EMBEDDING"):
         TritonBackend(triton.grpc_url, shm="none", embed_model="embed_pre")
 
 
+def test_the_backend_and_info_name_the_models_the_repository_runs(triton):
+    api = bootstrap.build_api(Settings(backend="triton", triton_url=triton.grpc_url, triton_shm="none"))
+    try:
+        info = orjson.loads(api.handle(HttpRequest("GET", "/v1/info", {}, b"")).body)
+    finally:
+        api.close()
+    assert info["backend"] == "triton" and info["detector"]["name"] == "yunet"
+    assert info["embedder"] == {"name": "sface_2021dec", "embedding_size": 128}
+
+
+def test_the_cli_embeds_through_triton_like_the_embedded_backend(triton, tmp_path):
+    out = {backend: tmp_path / f"{backend}.jsonl" for backend in ("local", "triton")}
+    for backend, path in out.items():
+        assert (
+            main(
+                [
+                    "embed",
+                    str(photo_path("t1.jpg")),
+                    "--out",
+                    str(path),
+                    "--backend",
+                    backend,
+                    "--triton-url",
+                    triton.grpc_url,
+                ]
+            )
+            == 0
+        )
+    local, remote = (orjson.loads(out[b].read_bytes())["faces"] for b in ("local", "triton"))
+    assert len(local) == len(remote) == 6
+    cosines = [np.dot(a["embedding"], b["embedding"]) for a, b in zip(local, remote, strict=True)]
+    assert min(cosines) > 0.999
+
+
+def test_a_detector_setting_that_triton_does_not_run_stops_the_start(triton):
+    settings = Settings(backend="triton", triton_url=triton.grpc_url, triton_shm="none", detector="centerface")
+    with pytest.raises(
+        SettingsError, match=r"FACEV3_DETECTOR='centerface', but the Triton repository at .* runs 'yunet'"
+    ):
+        bootstrap.build_backend(settings)
+
+
 # ---- the repository itself ----------------------------------------------------------------
 
-KEY_ORDER = ["name", "platform", "backend", "max_batch_size", "input", "output", "ensemble_scheduling",
-             "dynamic_batching", "instance_group", "parameters"]
+KEY_ORDER = [
+    "name",
+    "platform",
+    "backend",
+    "max_batch_size",
+    "input",
+    "output",
+    "ensemble_scheduling",
+    "dynamic_batching",
+    "instance_group",
+    "parameters",
+]
 
 
 def configs() -> dict[str, Path]:
@@ -242,7 +304,11 @@ def test_every_config_parses_and_keeps_one_key_order(model):
     path = configs()[model]
     config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
     assert config.name == model
-    keys = [line.split()[0].rstrip(":") for line in path.read_text().splitlines() if line and not line[0].isspace() and line[0].isalpha()]
+    keys = [
+        line.split()[0].rstrip(":")
+        for line in path.read_text().splitlines()
+        if line and not line[0].isspace() and line[0].isalpha()
+    ]
     assert keys == sorted(keys, key=KEY_ORDER.index)
     version = path.parent / "1"
     if config.platform == "ensemble":
@@ -250,7 +316,7 @@ def test_every_config_parses_and_keeps_one_key_order(model):
         assert config.max_batch_size in (0, 32)
     else:
         assert config.backend == "python"
-        assert "from facev3.serving." in (version / "model.py").read_text()
+        assert "from facev3.tritonserver.python_models." in (version / "model.py").read_text()
         assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
 
 
@@ -265,8 +331,19 @@ def test_facev3_triton_serve_runs_until_sigterm(tmp_path):
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "facev3.cli", "triton", "serve", "--repository", str(REPOSITORY),
-               "--env", str(TRITON_ENV), "--workdir", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "facev3.cli",
+        "triton",
+        "serve",
+        "--repository",
+        str(REPOSITORY),
+        "--env",
+        str(TRITON_ENV),
+        "--workdir",
+        str(tmp_path),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()  # printed once the server is ready
@@ -304,7 +381,7 @@ before = set(sys.modules)
 sys.path.insert(0, sys.argv[1])  # python/facev3 as the image copies it: source only, no _native
 sys.modules["triton_python_backend_utils"] = types.ModuleType("triton_python_backend_utils")
 for model in ("detect_pre", "detect_post", "embed_pre", "embed_post"):
-    importlib.import_module("facev3.serving." + model)
+    importlib.import_module("facev3.tritonserver.python_models." + model)
 import facev3
 loaded = [name for name in set(sys.modules) - before if getattr(sys.modules[name], "__file__", None)]
 top = {name.split(".")[0] for name in loaded} - set(sys.stdlib_module_names)
@@ -321,8 +398,13 @@ def test_the_triton_images_python_models_need_only_the_source_numpy_and_opencv()
     for pin in ("numpy==1.26.4", "opencv-python-headless==4.11.0.86"):
         assert pin in (ROOT / "requirements" / "triton-server.txt").read_text().split() and f'"{pin}"' in dockerfile
     assert "COPY python/facev3 " in dockerfile
-    probe = subprocess.run([str(TRITON_ENV / "bin" / "python"), "-c", IMAGE_PROBE, str(ROOT / "python")],
-                           capture_output=True, text=True, timeout=60, check=True)
+    probe = subprocess.run(
+        [str(TRITON_ENV / "bin" / "python"), "-c", IMAGE_PROBE, str(ROOT / "python")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert probe.stdout.split()[0] == str(ROOT / "python" / "facev3" / "__init__.py")
     assert probe.stdout.split(maxsplit=1)[1].strip() == "['cv2', 'numpy']"
 
@@ -335,7 +417,9 @@ def test_build_script_stops_with_a_clear_reason_without_a_gpu(tmp_path):
     env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "HOME": str(tmp_path)}
     if shutil.which("nvidia-smi", path=env["PATH"]):
         pytest.skip("this machine has a GPU: build.sh would really build")
-    result = subprocess.run(["bash", str(ROOT / "triton-infer-custom" / "build.sh")], env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["bash", str(ROOT / "triton-infer-custom" / "build.sh")], env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1
     assert "no NVIDIA GPU found" in result.stderr
 

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.utils
 
-from facev3.triton.shm import ShmPool
+from facev3.backends.triton.shm import ShmPool
 
 CUDA_SHM_SOURCE = Path(tritonclient.utils.__file__).parent / "cuda_shared_memory" / "__init__.py"
 CROPS_SHAPE = (4, 112, 112, 3)
@@ -29,10 +29,16 @@ def real_signatures() -> dict[str, inspect.Signature]:
         if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
             args = node.args.args
             first_default = len(args) - len(node.args.defaults)
-            signatures[node.name] = inspect.Signature([
-                inspect.Parameter(a.arg, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                  default=None if i >= first_default else inspect.Parameter.empty)
-                for i, a in enumerate(args)])
+            signatures[node.name] = inspect.Signature(
+                [
+                    inspect.Parameter(
+                        a.arg,
+                        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                        default=None if i >= first_default else inspect.Parameter.empty,
+                    )
+                    for i, a in enumerate(args)
+                ]
+            )
     return signatures
 
 
@@ -78,11 +84,17 @@ class RecordingClient:
         self.unregistered: list[str] = []
 
     def register_cuda_shared_memory(self, *args):
-        bound = inspect.signature(grpcclient.InferenceServerClient.register_cuda_shared_memory).bind(self, *args).arguments
+        bound = (
+            inspect.signature(grpcclient.InferenceServerClient.register_cuda_shared_memory).bind(self, *args).arguments
+        )
         self.registered[bound["name"]] = (bound["raw_handle"], bound["device_id"], bound["byte_size"])
 
     def unregister_cuda_shared_memory(self, *args):
-        name = inspect.signature(grpcclient.InferenceServerClient.unregister_cuda_shared_memory).bind(self, *args).arguments["name"]
+        name = (
+            inspect.signature(grpcclient.InferenceServerClient.unregister_cuda_shared_memory)
+            .bind(self, *args)
+            .arguments["name"]
+        )
         self.unregistered.append(name)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from facev3.models import SFACE_CALIBRATION
+from facev3.models.sources import SFACE_CALIBRATION
 
 cv2.setNumThreads(1)
 app = FastAPI()
@@ -54,8 +54,17 @@ def rerank(body: RerankBody) -> dict:
     cosine = (rows / np.linalg.norm(rows, axis=1, keepdims=True)) @ (query / np.linalg.norm(query))
     score = 1 / (1 + np.exp(-SFACE_CALIBRATION.scale * (cosine - SFACE_CALIBRATION.threshold)))
     order = np.argsort(-score, kind="stable")[: body.top_k]
-    return {"results": [{"id": body.candidates[i].id, "score": float(score[i]), "cosine": float(cosine[i]),
-                         "match": bool(score[i] >= body.threshold)} for i in order]}
+    return {
+        "results": [
+            {
+                "id": body.candidates[i].id,
+                "score": float(score[i]),
+                "cosine": float(cosine[i]),
+                "match": bool(score[i] >= body.threshold),
+            }
+            for i in order
+        ]
+    }
 
 
 class EmbedBody(BaseModel):
@@ -80,8 +89,13 @@ def embeddings(body: EmbedBody) -> dict:
                 full = row.copy()
                 full[:14] /= scale
                 feature = recognizer.feature(recognizer.alignCrop(image, full)).ravel()
-                results.append({"bbox": full[:4].tolist(), "score": float(row[14]),
-                                "embedding": (feature / np.linalg.norm(feature)).tolist()})
+                results.append(
+                    {
+                        "bbox": full[:4].tolist(),
+                        "score": float(row[14]),
+                        "embedding": (feature / np.linalg.norm(feature)).tolist(),
+                    }
+                )
         out.append({"index": index, "status": "ok", "faces": results})
     return {"images": out}
 

@@ -1,2 +1,2 @@
-"""HTTP: framework-free handlers (api) with a route table, settings, and two thin adapters,
-Granian RSGI (rsgi_app) and Robyn (robyn_app)."""
+"""The two HTTP adapters over facev3.api's handlers: Granian RSGI (granian_app, the default) and
+Robyn (robyn_app). They only move bytes in and out of Api.handle."""

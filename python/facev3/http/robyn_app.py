@@ -1,6 +1,6 @@
-"""The Robyn adapter: Robyn's own actix-web server (Granian cannot serve Robyn; notes/http.md).
+"""The Robyn adapter: Robyn's own actix-web server (Granian cannot serve Robyn: it has no ASGI or RSGI entry).
 
-Robyn 0.88 is handled where it is unsafe (notes/http.md §4):
+Robyn 0.88 is handled where it is unsafe:
   - multipart: it keys files by filename, so parts with equal names overwrite each other, and
     the raw body is gone. Multipart is refused with 415 (use JSON with base64), never lossy;
   - no body limit is enforced by Robyn (the body is buffered first): Content-Length above the
@@ -20,10 +20,12 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from facev3.http.api import Api, HttpRequest, HttpResponse, error_response, offload_pool
-from facev3.http.requests import MULTIPART, ApiError, media_type
-from facev3.http.service import Service
-from facev3.http.settings import load_settings
+from facev3 import bootstrap
+from facev3.api.errors import ApiError
+from facev3.api.handlers import Api, offload_pool
+from facev3.api.messages import HttpRequest, HttpResponse, error_response
+from facev3.api.requests import MULTIPART, media_type
+from facev3.config import load_settings
 
 DRAIN_SECONDS = 2.0
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -33,15 +35,18 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
     # Robyn reads its options from sys.argv (at import and in Robyn()): give it only ours.
     argv, sys.argv = sys.argv, [sys.argv[0], "--workers", str(workers), "--disable-openapi"]
     try:
-        from robyn import Robyn, Response
+        from robyn import Response, Robyn
 
         app = Robyn(__file__)
     finally:
         sys.argv = argv
 
     def to_robyn(response: HttpResponse):
-        return Response(status_code=response.status, headers={"content-type": response.content_type, **dict(response.headers)},
-                        description=response.body)
+        return Response(
+            status_code=response.status,
+            headers={"content-type": response.content_type, **dict(response.headers)},
+            description=response.body,
+        )
 
     def prepare(request) -> HttpRequest | HttpResponse:
         """Robyn's request as ours, or the error it gets before reaching the route."""
@@ -50,11 +55,18 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
             headers = {key: values[0] for key, values in headers.items()}
         declared = headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > api.settings.max_body_bytes:
-            return error_response(ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes"))
+            return error_response(
+                ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes")
+            )
         if media_type(headers.get("content-type", "")) == MULTIPART:
-            return error_response(ApiError(
-                415, "multipart_unsupported", "the Robyn server cannot read multipart uploads without losing parts; "
-                "send application/json with base64 images, or use the Granian server"))
+            return error_response(
+                ApiError(
+                    415,
+                    "multipart_unsupported",
+                    "the Robyn server cannot read multipart uploads without losing parts; "
+                    "send application/json with base64 images, or use the Granian server",
+                )
+            )
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
         return HttpRequest(request.method.upper(), request.url.path, headers, body)
 
@@ -79,7 +91,7 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
 
 def serve(host: str, port: int, workers: int) -> None:
     settings = load_settings()
-    api = Api(Service(settings))
+    api = bootstrap.build_api(settings)
     pool = offload_pool(settings)
     app = build_app(api, pool, workers)
 
@@ -93,4 +105,4 @@ def serve(host: str, port: int, workers: int) -> None:
         pass
     finally:
         pool.shutdown(wait=True)
-        api.service.close()
+        api.close()

@@ -1,3 +1,3 @@
-"""Triton loads this file; the model is facev3.serving.detect_post."""
+"""Triton loads this file; the model is facev3.tritonserver.python_models.detect_post."""
 
-from facev3.serving.detect_post import TritonPythonModel  # noqa: F401
+from facev3.tritonserver.python_models.detect_post import TritonPythonModel  # noqa: F401

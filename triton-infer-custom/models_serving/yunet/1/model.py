@@ -1,3 +1,3 @@
-"""Triton loads this file; the model is facev3.serving.onnx_model."""
+"""Triton loads this file; the model is facev3.tritonserver.python_models.onnx_model."""
 
-from facev3.serving.onnx_model import TritonPythonModel  # noqa: F401
+from facev3.tritonserver.python_models.onnx_model import TritonPythonModel  # noqa: F401

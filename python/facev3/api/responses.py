@@ -1,0 +1,86 @@
+"""Pipeline and rerank results -> the JSON payloads of the API (and of the CLI's records)."""
+
+import cv2
+import numpy as np
+import pybase64
+
+from facev3.api.errors import ApiError
+from facev3.api.requests import EmbedRequest, RerankRequest
+from facev3.core.errors import FaceError
+from facev3.core.types import Face, ImageResult, StageTimes
+
+
+def png_base64(crop_rgb: np.ndarray) -> str:
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(crop_rgb[..., ::-1]))
+    assert ok, "PNG encoding of a 112x112x3 uint8 crop cannot fail"
+    return pybase64.b64encode(encoded.tobytes()).decode()
+
+
+def error_payload(error: ApiError | FaceError) -> dict:
+    return {"code": error.code, "message": error.message}
+
+
+def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True) -> dict:
+    payload = {"bbox": face.box.tolist(), "score": face.score, "norm": face.norm}
+    if embedding:
+        payload["embedding"] = face.embedding.tolist()
+    if landmarks:
+        payload["landmarks"] = face.landmarks.tolist()
+    if face.aligned is not None:
+        payload["aligned"] = png_base64(face.aligned)
+    return payload
+
+
+def embed_response(
+    request: EmbedRequest, results: list[ImageResult], times: StageTimes, model: str, embedding_size: int
+) -> dict:
+    """`results` are the pipeline's for the request's images without a request error, in order;
+    each image's entry keeps its place and index in the request."""
+    passed = [index for index, item in enumerate(request.images) if item.error is None]
+    results_by_index = {passed[r.index]: r for r in results}
+    images = []
+    for index, item in enumerate(request.images):
+        entry = {"index": index, "id": item.id}
+        result = results_by_index.get(index)
+        error = item.error or (result.error if result else None)
+        if error is not None:
+            images.append(entry | {"status": "error", "error": error_payload(error), "faces": []})
+            continue
+        entry |= {
+            "status": "ok",
+            "width": result.width,
+            "height": result.height,
+            "faces": [face_payload(f, landmarks=request.return_landmarks) for f in result.faces],
+        }
+        if result.duplicate_of is not None:
+            entry["duplicate_of"] = passed[result.duplicate_of]
+        images.append(entry)
+    return {
+        "model": model,
+        "embedding_size": embedding_size,
+        "normalized": request.options.normalize,
+        "images": images,
+        "timings_ms": {stage: round(ms, 3) for stage, ms in times.as_dict().items()},
+    }
+
+
+def rerank_response(request: RerankRequest, result, calibration: str, elapsed_s: float) -> dict:
+    order = result.order.tolist()
+    score, cosine, match = result.score.tolist(), result.cosine.tolist(), result.match.tolist()
+    payload = {
+        "results": [{"id": request.ids[i], "score": score[i], "cosine": cosine[i], "match": match[i]} for i in order],
+        "threshold": request.threshold,
+        "diagnostics": {
+            "latency_ms": round(elapsed_s * 1e3, 3),
+            "candidate_count": len(request.ids),
+            "method": request.method,
+            "calibration": calibration,
+        },
+    }
+    if request.debug:
+        similarity = result.similarity.tolist()
+        payload["debug"] = {
+            "similarity": {str(request.ids[i]): similarity[i] for i in order},
+            "dim": int(request.candidates.shape[1]),
+        }
+    return payload

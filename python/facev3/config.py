@@ -1,0 +1,101 @@
+"""One frozen settings object from the environment (and a .env file), checked at start-up: an
+invalid value stops the service with a message naming the setting.
+
+Each setting is declared once, below, with its environment variable; the choices of a setting
+are its Literal type, so the parser, .env.example and the docs read them from one place.
+"""
+
+import os
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from facev3.backends.triton.shm import ShmKind
+
+Backend = Literal["local", "triton"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def setting(env: str, default, *, positive: bool = False):
+    return field(default=default, metadata={"env": env, "positive": positive})
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: Backend = setting("FACEV3_BACKEND", "local")  # local = onnxruntime in-process
+    triton_url: str = setting("TRITON_URL", "127.0.0.1:8001")
+    triton_shm: ShmKind = setting("TRITON_SHM", "system")
+    triton_timeout_s: float = setting("TRITON_TIMEOUT_S", 10.0, positive=True)
+    # None: the backend's own (local: yunet; triton: the detector its repository runs)
+    detector: str | None = setting("FACEV3_DETECTOR", None)
+    threads: int = setting("FACEV3_THREADS", 1, positive=True)  # onnxruntime intra-op threads per worker
+    max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
+    rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match
+    return_aligned: bool = setting("RETURN_ALIGNED", False)  # default of the request option
+    max_body_bytes: int = setting("FACEV3_MAX_BODY_BYTES", 50_000_000, positive=True)
+    max_images: int = setting("FACEV3_MAX_IMAGES", 32, positive=True)  # per request
+    max_image_bytes: int = setting("FACEV3_MAX_IMAGE_BYTES", 20_000_000, positive=True)
+    max_pixels: int = setting("FACEV3_MAX_PIXELS", 40_000_000, positive=True)  # per image
+    max_candidates: int = setting("FACEV3_MAX_CANDIDATES", 1000, positive=True)  # per rerank
+    max_inflight: int = setting("FACEV3_MAX_INFLIGHT", 8, positive=True)  # beyond it, 503 + Retry-After
+    workers: int = setting("FACEV3_WORKERS", 1, positive=True)  # processes
+    api_keys: tuple[str, ...] = setting("FACEV3_API_KEYS", ())  # comma-separated; empty = no auth
+    open_paths: tuple[str, ...] = setting("FACEV3_OPEN_PATHS", ("/healthz", "/metrics"))  # no auth needed
+    log_level: LogLevel = setting("FACEV3_LOG_LEVEL", "info")
+
+
+ENV_NAMES = {f.name: f.metadata["env"] for f in fields(Settings)}
+
+
+def choices(name: str) -> tuple[str, ...]:
+    """The allowed values of a setting with a Literal type, else ()."""
+    kind = typing.get_type_hints(Settings)[name]
+    return typing.get_args(kind) if typing.get_origin(kind) is Literal else ()
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+
+
+def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> Settings:
+    """Environment variables win over the .env file, which wins over the defaults."""
+    source = {**read_dotenv(dotenv), **(os.environ if environ is None else environ)}
+    values = {}
+    for f in fields(Settings):
+        name = f.metadata["env"]
+        if name not in source:
+            continue
+        value = _parse(name, source[name], f.default)
+        allowed = choices(f.name)
+        if allowed and value not in allowed:
+            raise SettingsError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+        if f.metadata["positive"] and value <= 0:
+            raise SettingsError(f"{name} must be > 0, got {value}")
+        values[f.name] = value
+    settings = Settings(**values)
+    if not 0.0 <= settings.rerank_threshold <= 1.0:
+        raise SettingsError(f"RERANK_THRESHOLD must be in [0, 1], got {settings.rerank_threshold}")
+    return settings
+
+
+def _parse(name: str, raw: str, default):
+    raw = raw.strip()
+    try:
+        if default is None:
+            return raw or None
+        if isinstance(default, bool):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(default, tuple):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        return type(default)(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}={raw!r}: {error}") from None

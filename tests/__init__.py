@@ -1,0 +1,1 @@
+"""The test suite (pytest). tests/support holds helpers the benchmarks use too."""

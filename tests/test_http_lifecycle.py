@@ -1,0 +1,119 @@
+"""The service under pressure and failure, over real HTTP: the in-flight bound answers 503 with
+Retry-After instead of queueing, and with the Triton backend a stopped tritonserver gives 503
+with a clear code until it is back, with no restart of the service."""
+
+import base64
+import os
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from facev3.tritonserver.launcher import TritonProcess
+from facev3.tritonserver.repository import copy_repository
+from tests.support.photos import photo_path
+from tests.support.servers import Server
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUP = {"images": [base64.b64encode(photo_path("t1.jpg").read_bytes()).decode()]}
+
+
+def post(server: Server, payload) -> tuple[int, dict, dict]:
+    return server.call("POST", "/v1/embeddings", orjson.dumps(payload), {"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_requests_beyond_the_inflight_bound_get_503_with_retry_after(kind):
+    server = Server(kind, {"FACEV3_MAX_INFLIGHT": "1"})
+    try:
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(post(server, GROUP))) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        statuses = sorted(status for status, _, _ in answers)
+        assert len(answers) == 6 and statuses[0] == 200 and statuses[-1] == 503, statuses
+        refused = next((headers, body) for status, headers, body in answers if status == 503)
+        assert refused[1]["error"]["code"] == "overloaded" and refused[0]["retry-after"] == "1"
+        assert post(server, GROUP)[0] == 200  # nothing stays stuck behind the bound
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_sigterm_lets_the_request_in_flight_finish(kind):
+    server = Server(kind, {}, workers=1)
+    four = {"images": GROUP["images"] * 4}  # about half a second of work
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(post(server, four)))
+    request.start()
+    time.sleep(0.15)
+    assert server.stop() == 0
+    request.join(timeout=60)
+    status, _, body = answers[0]
+    assert status == 200 and [len(i["faces"]) for i in body["images"]] == [6, 6, 6, 6]
+
+
+def inflight_gauge(server: Server) -> float:
+    status, _, text = server.call("GET", "/metrics")
+    assert status == 200
+    return next(
+        float(line.split()[-1]) for line in text.decode().splitlines() if line.startswith("facev3_inflight_requests")
+    )
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_embeddings_run_side_by_side_while_light_routes_answer(kind):
+    """One worker process: inference requests run on its thread pool at the same time, and
+    /metrics (served beside them) sees both in flight."""
+    server = Server(kind, {}, workers=1)
+    eight = {"images": GROUP["images"] * 8}  # about a second of work each
+    try:
+        answers = []
+        requests = [threading.Thread(target=lambda: answers.append(post(server, eight)[0])) for _ in range(2)]
+        for r in requests:
+            r.start()
+        seen = set()
+        while any(r.is_alive() for r in requests):
+            seen.add(inflight_gauge(server))
+        assert answers == [200, 200] and 2.0 in seen
+    finally:
+        assert server.stop() == 0
+
+
+def facev3_shm_regions() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith("facev3_")}
+
+
+def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
+    regions_before = facev3_shm_regions()
+    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path / "models_serving")
+    with TritonProcess(repository, ROOT / ".venv-triton") as triton:
+        # One worker, so that /readyz and the next request reach the same backend (a worker that saw
+        # no outage recovering too is tested in test_triton.py).
+        server = Server(
+            "granian", {"FACEV3_BACKEND": "triton", "TRITON_URL": triton.grpc_url, "TRITON_TIMEOUT_S": "5"}, workers=1
+        )
+        try:
+            assert server.call("GET", "/readyz")[2] == {"status": "ready", "backend": "triton"}
+            assert len(post(server, GROUP)[2]["images"][0]["faces"]) == 6
+            triton.stop()
+            status, headers, body = server.call("GET", "/readyz")
+            assert status == 503 and body["error"]["code"] == "backend_unavailable" and headers["retry-after"]
+            status, headers, body = post(server, GROUP)
+            assert status == 503 and body["error"]["code"] == "backend_unavailable" and headers["retry-after"]
+            assert server.call("GET", "/healthz")[0] == 200  # the process itself is fine
+            triton.start()
+            deadline = time.monotonic() + 10
+            while server.call("GET", "/readyz")[0] != 200:
+                assert time.monotonic() < deadline, "/readyz did not recover within 10 s"
+                time.sleep(0.2)
+            status, _, body = post(server, GROUP)
+            assert status == 200 and len(body["images"][0]["faces"]) == 6, body
+            assert facev3_shm_regions() - regions_before  # the worker's shared-memory slots
+        finally:
+            assert server.stop() == 0
+    assert facev3_shm_regions() == regions_before  # released on SIGTERM

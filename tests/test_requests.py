@@ -1,0 +1,77 @@
+"""Rerank request parsing: the bulk parse of the usual base64 request agrees with the
+per-candidate parse, and steps aside for anything unusual so that the per-candidate parse names
+the problem."""
+
+import base64
+
+import numpy as np
+import orjson
+import pytest
+
+from facev3.api.errors import ApiError
+from facev3.api.requests import b64_candidates_in_bulk, candidates_one_by_one, parse_rerank_request
+from facev3.config import Settings
+
+
+def b64(values) -> str:
+    return base64.b64encode(np.asarray(values, "<f4").tobytes()).decode()
+
+
+def candidates(dim: int, n: int = 5) -> list[dict]:
+    rows = np.random.default_rng(dim).standard_normal((n, dim))
+    return [{"id": i if i % 2 else f"milvus-{i}", "embedding_b64": b64(row)} for i, row in enumerate(rows)]
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 128, 1024])  # each padding: "==", "=", none
+def test_the_bulk_parse_agrees_with_the_per_candidate_parse(dim):
+    items = candidates(dim)
+    bulk = b64_candidates_in_bulk(items, dim)
+    assert bulk is not None
+    ids, matrix = candidates_one_by_one(items, dim)
+    assert bulk[0] == ids == [f"milvus-{i}" if i % 2 == 0 else i for i in range(5)]
+    np.testing.assert_array_equal(bulk[1], matrix)
+
+
+def with_change(dim: int, index: int, change) -> list[dict]:
+    items = candidates(dim)
+    items[index] = change(dict(items[index]))
+    return items
+
+
+UNUSUAL = {
+    "an extra field": (lambda c: {**c, "score": 0.3}, "unknown_field"),
+    "float lists": (lambda c: {"id": c["id"], "embedding": [0.5] * 4}, None),
+    "a boolean id": (lambda c: {**c, "id": True}, "missing_field"),
+    "a duplicate id": (lambda c: {**c, "id": 1}, "duplicate_id"),
+    "a number for base64": (lambda c: {**c, "embedding_b64": 5}, "bad_base64"),
+    "a character outside base64": (lambda c: {**c, "embedding_b64": "!" + c["embedding_b64"][1:]}, "bad_base64"),
+    "a shorter row": (lambda c: {**c, "embedding_b64": b64([0.5] * 3)}, "dim_mismatch"),
+    "not an object": (lambda c: [c["id"]], "invalid_value"),
+}
+
+
+@pytest.mark.parametrize("case", UNUSUAL)
+def test_the_bulk_parse_steps_aside_and_the_error_names_the_candidate(case):
+    change, code = UNUSUAL[case]
+    items = with_change(4, 3, change)
+    assert b64_candidates_in_bulk(items, 4) is None
+    body = orjson.dumps({"query_b64": b64([1, 0, 0, 0]), "candidates": items})
+    if code is None:  # valid, only not the usual shape
+        assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (5, 4)
+        return
+    with pytest.raises(ApiError) as error:
+        parse_rerank_request("application/json", body, Settings())
+    assert error.value.code == code and "candidates[3]" in error.value.message
+
+
+def test_rows_of_one_width_with_different_padding_are_not_misread():
+    # dim 2: 8 bytes are 12 characters with one "="; a 9-byte and a 7-byte row have the same width.
+    items = [
+        {"id": 0, "embedding_b64": base64.b64encode(bytes(9)).decode()},
+        {"id": 1, "embedding_b64": base64.b64encode(bytes(7)).decode()},
+    ]
+    assert len(items[0]["embedding_b64"]) == len(items[1]["embedding_b64"]) == len(b64([0, 0]))
+    assert b64_candidates_in_bulk(items, 2) is None
+    with pytest.raises(ApiError) as error:
+        candidates_one_by_one(items, 2)
+    assert error.value.code == "bad_base64"  # 9 bytes are not whole float32 values
