@@ -7,7 +7,9 @@ import inspect
 import numpy as np
 import pytest
 
+from facev3 import bootstrap
 from facev3.backends.local import LocalBackend
+from facev3.config import Settings
 from facev3.core.pipeline import EmbedOptions, Pipeline
 from facev3.core.ports import embed_crops
 from tests.support.photos import photo_path
@@ -19,7 +21,7 @@ OTHERS = [b for b in (1, 2, 4, 8, 16, 32) if b != DEFAULT]
 
 @pytest.fixture(scope="module")
 def backend_and_crops():
-    backend = LocalBackend(threads=1)
+    backend = bootstrap.build_backend(Settings(threads=1))
     photos = [
         photo_path(n).read_bytes() for n in ("t1.jpg", "Rob_Lowe_0001.jpg", "Rob_Lowe_0002.jpg", "obama_small.jpg")
     ]

@@ -13,7 +13,7 @@ from PIL import Image
 from facev3 import bootstrap
 from facev3.config import Settings
 from facev3.core import detection
-from facev3.models.onnx_cleaning import export_models
+from facev3.models import files, registry
 from tests.support.photos import photo_path
 
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
@@ -34,8 +34,7 @@ PHOTOS = {"single 640px": single_face_640, "group t1 6 faces": lambda: photo_pat
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     cv2.setNumThreads(1)
-    paths = {path.stem: path for path in export_models(tmp_path_factory.mktemp("models"))}
-    yunet, sface = paths["yunet_2023mar"], paths["sface_2021dec"]
+    yunet, sface = files.export([registry.load("yunet"), registry.load("sface")], tmp_path_factory.mktemp("models"))
     detector = cv2.FaceDetectorYN.create(str(yunet), "", (640, 640), 0.7, 0.3, 5000)
     recognizer = cv2.FaceRecognizerSF.create(str(sface), "")
     return bootstrap.build_pipeline(Settings(threads=1)), detector, recognizer

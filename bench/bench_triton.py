@@ -7,6 +7,7 @@
   about a millisecond, would leave exposed;
 - the whole pipeline on the group photo: Triton backend vs the embedded onnxruntime backend."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,14 +15,14 @@ import numpy as np
 import pytest
 
 from facev3 import bootstrap
-from facev3.backends.local import LocalBackend
 from facev3.backends.triton.backend import TritonBackend
 from facev3.config import Settings
-from facev3.core.pipeline import EmbedOptions, Pipeline
+from facev3.core.pipeline import EmbedOptions
 from facev3.core.ports import embed_crops
+from facev3.models import registry
 from facev3.tritonserver.launcher import TritonProcess
-from facev3.tritonserver.repository import copy_repository
 from tests.support.photos import photo_path
+from tests.support.triton import repository as triton_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 CROPS = 32
@@ -29,17 +30,21 @@ CROPS = 32
 
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
-    repository = copy_repository(
-        ROOT / "triton-infer-custom" / "models_serving", tmp_path_factory.mktemp("triton") / "repo"
-    )
+    repository = triton_repository(tmp_path_factory.mktemp("triton") / "repo")
+    # embed_io has face_embed's tensors and no network; it carries SFace's manifest like face_embed.
     shutil.copytree(ROOT / "bench" / "triton_models" / "embed_io", repository / "embed_io")
+    manifest = json.dumps(json.dumps(registry.resolve("sface", "embedder").to_dict()))
+    with (repository / "embed_io" / "config.pbtxt").open("a") as config:
+        config.write(f'parameters {{ key: "MANIFEST" value: {{ string_value: {manifest} }} }}\n')
     with TritonProcess(repository, ROOT / ".venv-triton") as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def crops() -> np.ndarray:
-    (result,), _ = Pipeline(LocalBackend()).run([photo_path("t1.jpg").read_bytes()], EmbedOptions(return_aligned=True))
+    (result,), _ = bootstrap.build_pipeline(Settings()).run(
+        [photo_path("t1.jpg").read_bytes()], EmbedOptions(return_aligned=True)
+    )
     return np.resize(np.array([f.aligned for f in result.faces]), (CROPS, 112, 112, 3))
 
 

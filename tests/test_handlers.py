@@ -171,7 +171,7 @@ def test_embeddings_json_per_image_in_input_order_with_ids(server):
         b64(photo_path("Rob_Lowe_0001.jpg").read_bytes()),
     ]
     status, _, body = server.post_json("/v1/embeddings", {"images": images})
-    assert status == 200 and body["model"] == "sface_2021dec" and body["embedding_size"] == 128
+    assert status == 200 and body["model"] == "sface@2021dec" and body["embedding_size"] == 128
     group, single = body["images"]
     assert (group["index"], group["id"], group["status"], group["width"], group["height"]) == (
         0,
@@ -386,6 +386,5 @@ def test_duplicates_point_at_the_request_index_of_their_original(server):
 
 def test_info_names_the_detector_and_embedder_that_run(server):
     info = server.call("GET", "/v1/info")[2]
-    backend = server.api.pipeline.backend
-    assert info["detector"] == {"name": backend.detector.name, "default_threshold": backend.detector.default_threshold}
-    assert info["embedder"] == {"name": "sface_2021dec", "embedding_size": 128} and info["backend"] == "local"
+    assert info["detector"] == {"name": "yunet@2023mar", "default_threshold": 0.7}
+    assert info["embedder"] == {"name": "sface@2021dec", "embedding_size": 128} and info["backend"] == "local"

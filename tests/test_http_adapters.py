@@ -120,7 +120,7 @@ def test_embeddings_json_per_image_in_input_order_with_ids(server):
         b64(photo_path("Rob_Lowe_0001.jpg").read_bytes()),
     ]
     status, _, body = server.post_json("/v1/embeddings", {"images": images})
-    assert status == 200 and body["model"] == "sface_2021dec" and body["embedding_size"] == 128
+    assert status == 200 and body["model"] == "sface@2021dec" and body["embedding_size"] == 128
     group, single = body["images"]
     assert (group["index"], group["id"], group["status"], group["width"], group["height"]) == (
         0,

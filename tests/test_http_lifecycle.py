@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from facev3.tritonserver.launcher import TritonProcess
-from facev3.tritonserver.repository import copy_repository
 from tests.support.photos import photo_path
 from tests.support.servers import Server
+from tests.support.triton import repository as triton_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = {"images": [base64.b64encode(photo_path("t1.jpg").read_bytes()).decode()]}
@@ -90,7 +90,7 @@ def facev3_shm_regions() -> set[str]:
 
 def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
     regions_before = facev3_shm_regions()
-    repository = copy_repository(ROOT / "triton-infer-custom" / "models_serving", tmp_path / "models_serving")
+    repository = triton_repository(tmp_path / "models_serving")
     with TritonProcess(repository, ROOT / ".venv-triton") as triton:
         # One worker, so that /readyz and the next request reach the same backend (a worker that saw
         # no outage recovering too is tested in test_triton.py).

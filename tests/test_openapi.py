@@ -39,6 +39,8 @@ def valid_and_invalid(schema: dict) -> tuple[list, list]:
         return schema["enum"], ["not-" + schema["enum"][0]]
     if schema["type"] == "boolean":
         return [True, False], [1, "yes"]
+    if schema["type"] == "string":
+        return ["sface@2021dec"], [5, True]
     low, high = schema.get("minimum"), schema.get("maximum")
     valid = [v for v in (low, high) if v is not None]
     invalid = ["1"] + ([low - 1] if low is not None else []) + ([high + 1] if high is not None else [])

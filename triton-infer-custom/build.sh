@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the GPU model repository (TensorRT plans for YuNet and SFace; the python pre- and
-# post-processing models as on CPU) and the Triton image.
+# Builds the GPU model repository (TensorRT plans for the detector and the embedder; the python
+# pre- and post-processing models as on CPU) and the Triton image. The repository is generated
+# from model manifests (`facev3 triton repo --runtime tensorrt`): the built-in YuNet and SFace, or
+# yours with DETECTOR= and EMBEDDER= (a built-in name or a manifest path).
 #
 #   triton-infer-custom/build.sh            -> build/models_serving_gpu + image tritonserver-plan-vnd:24.11-py3
-#   IMAGE=my/triton:tag triton-infer-custom/build.sh
+#   EMBEDDER=models/glintr100.toml IMAGE=my/triton:tag triton-infer-custom/build.sh
 #
 # Needs an NVIDIA GPU and Docker with the NVIDIA container runtime: plans are built by trtexec in
 # the TensorRT container matching Triton 24.11 (a plan only loads in the TensorRT it was built
-# with). Run scripts/setup-venv.sh first (the ONNX files come from `facev3 models export`).
+# with). Run scripts/setup-venv.sh first (the repository comes from `facev3 triton repo`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,22 +24,19 @@ command -v docker >/dev/null || fail "docker is not installed"
 docker info 2>/dev/null | grep -qi 'runtimes.*nvidia' || fail "docker has no NVIDIA runtime (install the NVIDIA Container Toolkit)"
 [ -x .venv/bin/facev3 ] || fail ".venv is missing: run scripts/setup-venv.sh"
 
-rm -rf "$OUT" build/onnx
-.venv/bin/facev3 models export build/onnx
-cp -r triton-infer-custom/models_serving "$OUT"
-find "$OUT" -name '*.onnx' -delete
-for model in yunet sface; do
-  cp "triton-infer-custom/gpu/$model/config.pbtxt" "$OUT/$model/config.pbtxt"
-  rm -f "$OUT/$model/1/model.py"
-done
+rm -rf "$OUT"
+.venv/bin/facev3 triton repo "$OUT" --runtime tensorrt --max-side "$MAX_SIDE" \
+  ${DETECTOR:+--detector "$DETECTOR"} ${EMBEDDER:+--embedder "$EMBEDDER"}
 
-trtexec() {
-  docker run --rm --gpus all -v "$PWD/build:/build" "$TENSORRT_IMAGE" trtexec "$@"
-}
-trtexec --onnx=/build/onnx/yunet_2023mar.onnx --saveEngine=/build/models_serving_gpu/yunet/1/model.plan \
-  --minShapes=input:1x3x32x32 --optShapes=input:1x3x640x640 --maxShapes="input:1x3x${MAX_SIDE}x${MAX_SIDE}" --fp16
-trtexec --onnx=/build/onnx/sface_2021dec.onnx --saveEngine=/build/models_serving_gpu/sface/1/model.plan \
-  --minShapes=data:1x3x112x112 --optShapes=data:16x3x112x112 --maxShapes=data:32x3x112x112 --fp16
+# Each network's ONNX file and optimisation profile (trtexec.args) -> model.plan, FP16.
+for args in "$OUT"/*/trtexec.args; do
+  model=$(basename "$(dirname "$args")")
+  # shellcheck disable=SC2046 # the profile is several arguments
+  docker run --rm --gpus all -v "$PWD/build:/build" "$TENSORRT_IMAGE" trtexec \
+    --onnx="/build/models_serving_gpu/$model/1/model.onnx" --saveEngine="/build/models_serving_gpu/$model/1/model.plan" \
+    $(cat "$args") --fp16
+  rm "$OUT/$model/1/model.onnx" "$args"
+done
 
 docker build -f triton-infer-custom/Dockerfile -t "$IMAGE" .
 echo "built $IMAGE with the model repository $OUT"

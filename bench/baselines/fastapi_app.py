@@ -15,13 +15,14 @@ import numpy as np
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from facev3.models.sources import SFACE_CALIBRATION
+from facev3.models import registry
 
 cv2.setNumThreads(1)
 app = FastAPI()
 MODELS = Path(os.environ.get("FACEV3_BASELINE_MODELS", "build/onnx"))
-detector = cv2.FaceDetectorYN.create(str(MODELS / "yunet_2023mar.onnx"), "", (320, 320), 0.7, 0.3, 5000)
-recognizer = cv2.FaceRecognizerSF.create(str(MODELS / "sface_2021dec.onnx"), "")
+detector = cv2.FaceDetectorYN.create(str(MODELS / "yunet-2023mar.onnx"), "", (320, 320), 0.7, 0.3, 5000)
+recognizer = cv2.FaceRecognizerSF.create(str(MODELS / "sface-2021dec.onnx"), "")
+SFACE_CALIBRATION = registry.load("sface").spec.calibration
 # OpenCV's DNN objects are not thread-safe and FastAPI runs sync endpoints on a thread pool
 # (concurrent calls hung here): one image at a time through the models.
 models_lock = threading.Lock()

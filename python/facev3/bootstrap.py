@@ -1,18 +1,19 @@
-"""The composition root: settings -> inference backend -> pipeline -> API. The HTTP adapters, the
-CLI, the tools and the benchmarks build what they need here and nowhere else."""
+"""The composition root: settings -> models -> inference backend -> pipeline -> API. The HTTP
+adapters, the CLI, the tools and the benchmarks build what they need here and nowhere else."""
 
 from facev3.api.handlers import Api
 from facev3.config import Settings, SettingsError
-from facev3.core import detection, scoring
 from facev3.core.imaging import DecodeLimits
+from facev3.core.models import Calibration, EmbedderSpec
 from facev3.core.pipeline import Pipeline, PipelineSettings
 from facev3.core.ports import InferenceBackend
-from facev3.models import sources
+from facev3.models import registry
+from facev3.models.manifest import Manifest, first_difference
 
 
 def build_backend(settings: Settings) -> InferenceBackend:
-    if settings.detector is not None and settings.detector not in detection.DETECTORS:
-        raise SettingsError(f"FACEV3_DETECTOR={settings.detector!r}: expected one of {', '.join(detection.DETECTORS)}")
+    """The backend the settings name, with the models they name (ManifestError, SettingsError or
+    ModelUnavailable when they cannot run)."""
     if settings.backend == "triton":
         from facev3.backends.triton.backend import TritonBackend
 
@@ -23,18 +24,36 @@ def build_backend(settings: Settings) -> InferenceBackend:
             timeout_s=settings.triton_timeout_s,
             slots=settings.max_inflight,
         )
-        if settings.detector not in (None, backend.detector.name):
+        try:
+            for role, name in (("detector", settings.detector), ("embedder", settings.embedder)):
+                if name is not None:
+                    backend.use_manifest(
+                        _same_model(name, registry.resolve(name, role), backend.manifest(role), settings)
+                    )
+        except Exception:
             backend.close()
-            raise SettingsError(
-                f"FACEV3_DETECTOR={settings.detector!r}, but the Triton repository at "
-                f"{settings.triton_url} runs {backend.detector.name!r}"
-            )
+            raise
         return backend
     from facev3.backends.local import LocalBackend
 
     return LocalBackend(
-        threads=settings.threads, detector=settings.detector or "yunet", embed_batch=settings.max_batch_size
+        registry.resolve(settings.detector, "detector"),
+        registry.resolve(settings.embedder, "embedder"),
+        threads=settings.threads,
+        embed_batch=settings.max_batch_size,
     )
+
+
+def _same_model(name: str, ours: Manifest, served: Manifest, settings: Settings) -> Manifest:
+    """Our manifest, when it describes the model Triton serves (its calibration may be newer)."""
+    field = first_difference(ours, served)
+    if field is not None:
+        setting = "FACEV3_DETECTOR" if ours.role == "detector" else "FACEV3_EMBEDDER"
+        raise SettingsError(
+            f"{setting}={name!r} is {ours.tag}, but the Triton repository at {settings.triton_url} runs "
+            f"{served.tag}: they differ in {field}"
+        )
+    return ours
 
 
 def build_pipeline(settings: Settings, backend: InferenceBackend | None = None) -> Pipeline:
@@ -42,13 +61,20 @@ def build_pipeline(settings: Settings, backend: InferenceBackend | None = None) 
     return Pipeline(backend or build_backend(settings), PipelineSettings(limits=limits))
 
 
-def calibration(backend: InferenceBackend) -> scoring.Calibration:
-    """The calibration of the embedder that runs."""
-    if backend.embedder != sources.SFACE.name:
-        raise SettingsError(f"no calibration is known for the embedder {backend.embedder!r}")
-    return sources.SFACE_CALIBRATION
+def calibration(embedder: EmbedderSpec) -> Calibration:
+    """The embedder's calibration; a model without one cannot decide matches."""
+    if embedder.calibration is None:
+        raise SettingsError(
+            f"the embedder {embedder.tag} has no calibration: fit one on labelled photos with "
+            f"`facev3 calibrate DIR --write MANIFEST`"
+        )
+    return embedder.calibration
 
 
 def build_api(settings: Settings, backend: InferenceBackend | None = None) -> Api:
     pipeline = build_pipeline(settings, backend)
-    return Api(settings, pipeline, calibration(pipeline.backend))
+    try:
+        return Api(settings, pipeline, calibration(pipeline.backend.embedder))
+    except SettingsError:
+        pipeline.backend.close()
+        raise

@@ -31,8 +31,10 @@ class Settings:
     triton_url: str = setting("TRITON_URL", "127.0.0.1:8001")
     triton_shm: ShmKind = setting("TRITON_SHM", "system")
     triton_timeout_s: float = setting("TRITON_TIMEOUT_S", 10.0, positive=True)
-    # None: the backend's own (local: yunet; triton: the detector its repository runs)
+    # A built-in model's name or a manifest path. None: local: yunet and sface; triton: the models
+    # its repository runs (a model given here must be the one Triton runs).
     detector: str | None = setting("FACEV3_DETECTOR", None)
+    embedder: str | None = setting("FACEV3_EMBEDDER", None)
     threads: int = setting("FACEV3_THREADS", 1, positive=True)  # onnxruntime intra-op threads per worker
     max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match

@@ -158,11 +158,14 @@ class Api:
         results, times = self.pipeline.run(images, parsed.options)
         self.metrics.observe_pipeline(times, [len(r.faces) for r in results if r.error is None])
         backend = self.pipeline.backend
-        return json_response(200, embed_response(parsed, results, times, backend.embedder, backend.embedding_size))
+        return json_response(200, embed_response(parsed, results, times, backend.embedder))
 
     def rerank(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         parsed = parse_rerank_request(request.headers.get("content-type", ""), request.body, self.settings)
+        model = self.pipeline.backend.embedder.tag
+        if parsed.model is not None and parsed.model != model:
+            raise ApiError(422, "model_mismatch", f"the vectors are from {parsed.model}; this service scores {model}")
         try:
             result = scoring.rerank(
                 parsed.query,
@@ -185,8 +188,8 @@ class Api:
             {
                 "version": facev3.__version__,
                 "backend": backend.name,
-                "detector": {"name": backend.detector.name, "default_threshold": backend.detector.default_threshold},
-                "embedder": {"name": backend.embedder, "embedding_size": backend.embedding_size},
+                "detector": {"name": backend.detector.tag, "default_threshold": backend.detector.score_threshold},
+                "embedder": {"name": backend.embedder.tag, "embedding_size": backend.embedder.embedding_size},
                 "calibration": {
                     "name": self.calibration.name,
                     "cosine_threshold": self.calibration.threshold,

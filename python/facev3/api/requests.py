@@ -110,6 +110,12 @@ RERANK_OPTIONS = (
     Option("top_k", "integer", "return only the best top_k candidates", minimum=1, maximum_setting="max_candidates"),
     Option("method", "string", "re-ranking method", default="cosine", choices=scoring.METHODS),
     Option("debug", "boolean", "add each candidate's similarity after the method", default=False),
+    Option(
+        "model",
+        "string",
+        "name@version of the model that made the vectors: refused (model_mismatch) when the "
+        "service scores another model's",
+    ),
 )
 RERANK_VECTORS = {"query", "query_b64", "candidates"}
 CANDIDATE_FIELDS = {"id", "embedding", "embedding_b64"}
@@ -125,6 +131,7 @@ class RerankRequest:
     top_k: int | None
     method: str
     debug: bool
+    model: str | None
 
 
 def vector(item: dict, floats_key: str, b64_key: str, where: str) -> np.ndarray:

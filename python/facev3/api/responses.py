@@ -7,6 +7,7 @@ import pybase64
 from facev3.api.errors import ApiError
 from facev3.api.requests import EmbedRequest, RerankRequest
 from facev3.core.errors import FaceError
+from facev3.core.models import EmbedderSpec
 from facev3.core.types import Face, ImageResult, StageTimes
 
 
@@ -31,9 +32,7 @@ def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True) 
     return payload
 
 
-def embed_response(
-    request: EmbedRequest, results: list[ImageResult], times: StageTimes, model: str, embedding_size: int
-) -> dict:
+def embed_response(request: EmbedRequest, results: list[ImageResult], times: StageTimes, model: EmbedderSpec) -> dict:
     """`results` are the pipeline's for the request's images without a request error, in order;
     each image's entry keeps its place and index in the request."""
     passed = [index for index, item in enumerate(request.images) if item.error is None]
@@ -56,8 +55,8 @@ def embed_response(
             entry["duplicate_of"] = passed[result.duplicate_of]
         images.append(entry)
     return {
-        "model": model,
-        "embedding_size": embedding_size,
+        "model": model.tag,
+        "embedding_size": model.embedding_size,
         "normalized": request.options.normalize,
         "images": images,
         "timings_ms": {stage: round(ms, 3) for stage, ms in times.as_dict().items()},

@@ -6,9 +6,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from facev3.core import detection
-from facev3.core.ports import CROP_SHAPE, ArrayStage, CropStage
+from facev3.core.models import DetectorSpec, EmbedderSpec
+from facev3.core.ports import ArrayStage, CropStage
 from facev3.core.types import Detections
-from facev3.models import onnx_cleaning, sources
+from facev3.models import files
+from facev3.models.manifest import Manifest, ManifestError
 
 LOCAL_STAGE_CROPS = 32
 
@@ -19,7 +21,7 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, threads: int = 1, detector: str = "yunet", embed_batch: int = 2) -> None:
+    def __init__(self, detector: Manifest, embedder: Manifest, *, threads: int = 1, embed_batch: int = 2) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -27,37 +29,51 @@ class LocalBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
-        self.detector = detection.DETECTORS[detector]
-        self.embedder = sources.SFACE.name
-        detector_model = onnx_cleaning.clean_model_bytes(sources.DETECTOR_SOURCES[detector])
-        self._detector = ort.InferenceSession(detector_model, options, providers=providers)
-        self._embedder = ort.InferenceSession(
-            onnx_cleaning.clean_model_bytes(sources.SFACE), options, providers=providers
-        )
-        self._detector_outputs = [o.name for o in self._detector.get_outputs()]
-        self.embedding_size = int(self._embedder.get_outputs()[0].shape[1])
+        self.detector: DetectorSpec = detector.spec
+        self.embedder: EmbedderSpec = embedder.spec
+        self._detector = ort.InferenceSession(files.model_bytes(detector), options, providers=providers)
+        self._embedder = ort.InferenceSession(files.model_bytes(embedder), options, providers=providers)
+        self._detector_names = [o.name for o in self._detector.get_outputs()]
+        self._roles = {name: role for role, name in self.detector.outputs.items()}
         # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
-        # bigger batches spill the activations out of cache.
-        self.embed_batch = embed_batch
+        # bigger batches spill the activations out of cache. A graph with a fixed batch gets its own.
+        fixed_batch = self._embedder.get_inputs()[0].shape[0]
+        self.embed_batch = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else embed_batch
+        self._probe(embedder)
+
+    def _probe(self, embedder: Manifest) -> None:
+        """One blank crop through the embedder: dims the graph leaves free must still agree."""
+        with self.stage() as stage:
+            stage.crops[:1] = 0
+            got = stage.embed(1).shape
+        if got != (1, self.embedder.embedding_size):
+            raise ManifestError(
+                f"model manifest {embedder.origin}: output.embedding_size: the model gives "
+                f"{got[-1]} values per face, the manifest says {self.embedder.embedding_size}"
+            )
 
     def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> Detections:
-        prepared = detection.prepare(image_rgb, max_side, self.detector.bgr)
-        raw = self._detector.run(self._detector_outputs, {self.detector.input_name: prepared.tensor})
-        outputs = dict(zip(self._detector_outputs, raw, strict=True))
+        prepared = detection.prepare(image_rgb, max_side, self.detector)
+        raw = self._detector.run(self._detector_names, {self.detector.input.name: prepared.tensor})
+        outputs = {
+            self._roles[name]: value
+            for name, value in zip(self._detector_names, raw, strict=True)
+            if name in self._roles
+        }
         return detection.decode(self.detector, outputs, prepared.grid, score_threshold, nms_threshold)
 
     @contextmanager
     def stage(self) -> Iterator[CropStage]:
-        yield ArrayStage(self._embed, np.empty((LOCAL_STAGE_CROPS, *CROP_SHAPE), np.uint8))
+        yield ArrayStage(self._embed, np.empty((LOCAL_STAGE_CROPS, *self.embedder.alignment.shape), np.uint8))
 
     def _embed(self, crops: np.ndarray) -> np.ndarray:
-        # SFace normalizes inside the graph: raw 0-255 RGB planes in.
-        planes = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+        tensor = self.embedder.input.tensor(crops)
+        name, output = self.embedder.input.name, self.embedder.output
         batches = [
-            self._embedder.run(["fc1"], {"data": planes[i : i + self.embed_batch]})[0]
-            for i in range(0, len(planes), self.embed_batch)
+            self._embedder.run([output], {name: tensor[i : i + self.embed_batch]})[0]
+            for i in range(0, len(tensor), self.embed_batch)
         ]
-        return np.concatenate(batches)  # a stage embeds at least one crop
+        return np.concatenate(batches).reshape(len(tensor), -1)  # a stage embeds at least one crop
 
     def ready(self) -> bool:
         return self._embedder is not None

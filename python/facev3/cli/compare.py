@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = bootstrap.build_pipeline(settings_from(args))
     try:
         results, _ = pipeline.run([args.a.read_bytes(), args.b.read_bytes()])
-        calibration = bootstrap.calibration(pipeline.backend)
+        calibration = bootstrap.calibration(pipeline.backend.embedder)
     finally:
         pipeline.backend.close()
     largest = []

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     found = list(photos(args.paths))
     as_npy = args.out.suffix == ".npy"
     index_path = args.out.with_suffix(".index.jsonl") if as_npy else args.out
-    vectors, failed = [], 0
+    vectors, failed, model = [], 0, pipeline.backend.embedder.tag
     try:
         with index_path.open("wb") as index:
             for path in tqdm(found, unit="photo", disable=len(found) < 20, file=sys.stderr):
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                     record = {"path": str(path), "error": {"code": "unreadable", "message": str(exc)}}
                 else:
                     (result,), _ = pipeline.run([data], options)
-                    record = {"path": str(path), "width": result.width, "height": result.height}
+                    record = {"path": str(path), "model": model, "width": result.width, "height": result.height}
                     if result.error is not None:
                         record["error"] = error_payload(result.error)
                     else:
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{path}: {record['error']['code']}: {record['error']['message']}", file=sys.stderr)
                 index.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
         if as_npy:
-            np.save(args.out, np.array(vectors, np.float32).reshape(len(vectors), pipeline.backend.embedding_size))
+            size = pipeline.backend.embedder.embedding_size
+            np.save(args.out, np.array(vectors, np.float32).reshape(len(vectors), size))
     finally:
         pipeline.backend.close()
     print(f"{len(found) - failed} of {len(found)} photos embedded -> {args.out}", file=sys.stderr)

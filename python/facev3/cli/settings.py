@@ -4,18 +4,24 @@ import argparse
 from dataclasses import replace
 
 from facev3.config import Settings, choices, load_settings
-from facev3.core import detection
+
+# flag -> the setting it overrides
+FLAGS = {
+    "backend": "default FACEV3_BACKEND (local)",
+    "detector": "built-in name or manifest path; default FACEV3_DETECTOR (the backend's own)",
+    "embedder": "built-in name or manifest path; default FACEV3_EMBEDDER (the backend's own)",
+    "triton_url": "host:port of Triton's gRPC (triton backend); default TRITON_URL",
+    "threads": "onnxruntime threads (local backend); default FACEV3_THREADS",
+}
 
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=choices("backend"), help="default FACEV3_BACKEND (local)")
-    parser.add_argument(
-        "--detector", choices=list(detection.DETECTORS), help="default FACEV3_DETECTOR (the backend's own)"
-    )
-    parser.add_argument("--triton-url", help="host:port of Triton's gRPC (triton backend); default TRITON_URL")
-    parser.add_argument("--threads", type=int, help="onnxruntime threads (local backend); default FACEV3_THREADS")
+    for name, help_text in FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        kind = int if name == "threads" else str
+        parser.add_argument(flag, type=kind, choices=choices(name) or None, help=help_text)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    flags = {"backend": args.backend, "detector": args.detector, "triton_url": args.triton_url, "threads": args.threads}
+    flags = {name: getattr(args, name) for name in FLAGS}
     return replace(load_settings(), **{name: value for name, value in flags.items() if value is not None})

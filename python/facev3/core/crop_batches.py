@@ -13,7 +13,8 @@ from contextlib import ExitStack
 import numpy as np
 
 from facev3 import native
-from facev3.core.ports import CROP_SHAPE, CropStage, InferenceBackend
+from facev3.core.alignment import align
+from facev3.core.ports import CropStage, InferenceBackend
 from facev3.core.types import StageTimes
 
 
@@ -43,9 +44,8 @@ class CropBatches:
                 self._stage = self._held.enter_context(self._backend.stage())
             take = min(len(landmarks) - done, len(self._stage.crops) - self._count)
             t = time.perf_counter()
-            native.align_faces(
-                image, landmarks[done : done + take], out=self._stage.crops[self._count : self._count + take]
-            )
+            crops = self._stage.crops[self._count : self._count + take]
+            align(image, landmarks[done : done + take], self._backend.embedder.alignment, crops)
             self._times.add("align", t)
             self._count += take
             done += take
@@ -56,11 +56,15 @@ class CropBatches:
         """(n, D) float32 raw embeddings of every face added, in order, and their aligned crops
         when asked for."""
         self._embed_stage()
-        size = self._backend.embedding_size
+        size = self._backend.embedder.embedding_size
         embeddings = np.concatenate(self._embeddings) if self._embeddings else np.zeros((0, size), np.float32)
         aligned = None
         if self._keep_aligned:
-            aligned = np.concatenate(self._aligned) if self._aligned else np.zeros((0, *CROP_SHAPE), np.uint8)
+            aligned = (
+                np.concatenate(self._aligned)
+                if self._aligned
+                else np.zeros((0, *self._backend.embedder.alignment.shape), np.uint8)
+            )
         return embeddings, aligned
 
     def _embed_stage(self) -> None:

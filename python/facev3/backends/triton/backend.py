@@ -1,9 +1,10 @@
 """The Triton adapter of the inference port: gRPC to the face_detect and face_embed ensembles.
 
 One gRPC channel per process (the client is thread-safe; each crop stage holds its own
-shared-memory slot, so size `slots` to the requests in flight). Both models' configs are read
-once at start-up: the tensors this client uses are checked, and the embedding size and max batch
-are kept. A stage holds the ensemble's max_batch_size crops. TRITON_SHM:
+shared-memory slot, so size `slots` to the requests in flight). Both ensembles' configs are read
+once at start-up: the tensors this client uses are checked, and the manifests of the models they
+run (their MANIFEST parameters) and the max batch are kept. A stage holds the ensemble's
+max_batch_size crops of the embedder's crop size. TRITON_SHM:
   system  the stage is a registered POSIX shared-memory region: faces are aligned straight into
           it, and embeddings are read from another region (bench/bench_triton.py measures the
           transport against plain gRPC);
@@ -21,10 +22,11 @@ from functools import partial
 import numpy as np
 
 from facev3.backends.triton.shm import SHM_KINDS, ShmPool, Slot
-from facev3.core import detection
 from facev3.core.errors import BackendUnavailable
-from facev3.core.ports import CROP_SHAPE, ArrayStage, CropStage
+from facev3.core.models import DetectorSpec, EmbedderSpec
+from facev3.core.ports import ArrayStage, CropStage
 from facev3.core.types import Detections
+from facev3.models.manifest import Manifest, Role, manifest_from_dict
 
 # gRPC backs off up to 2 minutes between reconnects to a dead server, and a call made while the
 # channel waits fails at once. Reconnects are capped at 1 s and UNAVAILABLE is retried (the request
@@ -95,30 +97,42 @@ class TritonBackend:
         try:
             detect_config, _ = self._tensors(url, detect_model, DETECT_TENSORS)
             config, outputs = self._tensors(url, embed_model, EMBED_TENSORS)
-            # The models that actually run, as the ensembles' configs name them.
-            detector = _parameter(detect_config, "DETECTOR")
-            if detector not in detection.DETECTORS:
+            # The models that actually run, as the ensembles' configs describe them.
+            self._manifests = {"detector": _manifest(detect_config), "embedder": _manifest(config)}
+            self.max_batch = int(config["max_batch_size"])
+            served = (tuple(int(d) for d in _inputs(config)["CROPS"]["dims"]), int(outputs["EMBEDDING"]["dims"][-1]))
+            described = (self.embedder.alignment.shape, self.embedder.embedding_size)
+            if served != described:
                 raise BackendUnavailable(
-                    f"Triton model {detect_model!r} runs detector {detector!r}, which this "
-                    f"client cannot decode (known: {', '.join(detection.DETECTORS)})"
+                    f"Triton model {embed_model!r} takes crops of {served[0]} and gives {served[1]} values, but "
+                    f"its manifest says {described[0]} and {described[1]}"
                 )
-            self.detector = detection.DETECTORS[detector]
-            self.embedder = _parameter(config, "EMBEDDER")
         except BackendUnavailable:
             self._client.close()
             raise
-        self.max_batch = int(config["max_batch_size"])
-        self.embedding_size = int(outputs["EMBEDDING"]["dims"][-1])
         self._pool = None
         if shm != "none":
-            self._pool = ShmPool(
-                self._client,
-                shm,
-                slots,
-                (self.max_batch, *CROP_SHAPE),
-                np.uint8,
-                self.max_batch * self.embedding_size * 4,
-            )
+            # Sized from the embedder's crops and embedding size and the ensemble's max batch.
+            output_bytes = self.max_batch * self.embedder.embedding_size * 4
+            input_shape = (self.max_batch, *self.embedder.alignment.shape)
+            self._pool = ShmPool(self._client, shm, slots, input_shape, np.uint8, output_bytes)
+
+    @property
+    def detector(self) -> DetectorSpec:
+        return self._manifests["detector"].spec
+
+    @property
+    def embedder(self) -> EmbedderSpec:
+        return self._manifests["embedder"].spec
+
+    def manifest(self, role: Role) -> Manifest:
+        """The manifest Triton's repository was generated from."""
+        return self._manifests[role]
+
+    def use_manifest(self, manifest: Manifest) -> None:
+        """Takes a local copy of the manifest of a model Triton runs (the caller has checked that it
+        is the same model; its calibration may be newer)."""
+        self._manifests[manifest.role] = manifest
 
     def _tensors(self, url: str, model: str, expected: tuple[set[str], set[str]]) -> tuple[dict, dict]:
         """The model's config and its outputs by name, read once; a model that lacks a
@@ -127,7 +141,7 @@ class TritonBackend:
             config = self._client.get_model_config(model, as_json=True, client_timeout=self.timeout_s)["config"]
         except Exception as error:
             raise BackendUnavailable(f"Triton at {url} has no ready model {model!r}: {error}") from None
-        inputs = {t["name"]: t for t in config.get("input", [])}
+        inputs = _inputs(config)
         outputs = {t["name"]: t for t in config.get("output", [])}
         missing = sorted(expected[0] - set(inputs)) + sorted(expected[1] - set(outputs))
         if missing:
@@ -166,7 +180,7 @@ class TritonBackend:
     @contextmanager
     def stage(self) -> Iterator[CropStage]:
         if self._pool is None:
-            yield ArrayStage(self._embed_plain, np.empty((self.max_batch, *CROP_SHAPE), np.uint8))
+            yield ArrayStage(self._embed_plain, np.empty((self.max_batch, *self.embedder.alignment.shape), np.uint8))
             return
         with self._pool.acquire(self.timeout_s) as slot:
             yield ArrayStage(partial(self._embed_in_slot, slot), slot.input)
@@ -191,12 +205,14 @@ class TritonBackend:
 
     def _infer_in_slot(self, slot: Slot, n: int) -> np.ndarray:
         slot.upload(n)
-        tensor = self._grpc.InferInput("CROPS", [n, *CROP_SHAPE], "UINT8")
-        tensor.set_shared_memory(slot.input_name, n * int(np.prod(CROP_SHAPE)))
+        shape = self.embedder.alignment.shape
+        tensor = self._grpc.InferInput("CROPS", [n, *shape], "UINT8")
+        tensor.set_shared_memory(slot.input_name, n * int(np.prod(shape)))
         output = self._grpc.InferRequestedOutput("EMBEDDING")
-        output.set_shared_memory(slot.output_name, n * self.embedding_size * 4)
+        size = self.embedder.embedding_size
+        output.set_shared_memory(slot.output_name, n * size * 4)
         self._infer(self._embed_model, [tensor], [output])
-        return slot.read_output((n, self.embedding_size), np.float32)
+        return slot.read_output((n, size), np.float32)
 
     def _infer(self, model: str, inputs: list, outputs: list):
         from tritonclient.utils import InferenceServerException
@@ -215,12 +231,20 @@ class TritonBackend:
         self._client.close()
 
 
-def _parameter(config: dict, key: str) -> str:
-    """A string parameter of a model config; a config without it stops the start, naming it."""
-    value = config.get("parameters", {}).get(key, {}).get("string_value")
-    if not value:
-        raise BackendUnavailable(f"Triton model {config.get('name')!r} has no parameter {key} naming the model it runs")
-    return value
+def _inputs(config: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in config.get("input", [])}
+
+
+def _manifest(config: dict) -> Manifest:
+    """The manifest of the model an ensemble runs, from its MANIFEST parameter (JSON, written by
+    facev3.tritonserver.repository); a config without it stops the start, naming it."""
+    name = config.get("name")
+    text = config.get("parameters", {}).get("MANIFEST", {}).get("string_value")
+    if not text:
+        raise BackendUnavailable(
+            f"Triton model {name!r} has no MANIFEST parameter: generate the repository with `facev3 triton repo`"
+        )
+    return manifest_from_dict(json.loads(text), origin=f"Triton model {name!r}")
 
 
 def _triton_dtype(value: np.ndarray) -> str:

@@ -14,6 +14,11 @@ def parameters(config: dict) -> dict[str, str]:
     return {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
 
 
+def json_parameter(args: dict, key: str) -> dict:
+    """A parameter holding JSON (the repository writer puts the model specs there)."""
+    return json.loads(parameters(config_of(args))[key])
+
+
 def inputs(request, names: list[str]) -> dict[str, np.ndarray]:
     return {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in names}
 

@@ -1,20 +1,21 @@
 """Detection pre-processing: IMAGE (h, w, 3) uint8 RGB and MAX_SIDE -> DETECTOR_INPUT, the padded
-planes of facev3.detection.prepare, and GRID (padded height, padded width, scale x, scale y).
-Config parameter DETECTOR names the detector (its channel order)."""
+tensor of facev3.core.detection.prepare, and GRID (padded height, padded width, scale x, scale y).
+Config parameter DETECTOR holds the detector's spec (JSON)."""
 
 import numpy as np
 
 from facev3.core import detection
-from facev3.tritonserver.python_models._triton import config_of, each_request, inputs, parameters
+from facev3.core.models import detector_from_dict
+from facev3.tritonserver.python_models._triton import each_request, inputs, json_parameter
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        self.detector = detection.DETECTORS[parameters(config_of(args)).get("DETECTOR", "yunet")]
+        self.detector = detector_from_dict(json_parameter(args, "DETECTOR"))
 
     def _handle(self, request) -> dict[str, np.ndarray]:
         given = inputs(request, ["IMAGE", "MAX_SIDE"])
-        prepared = detection.prepare(given["IMAGE"], int(given["MAX_SIDE"][0]), self.detector.bgr)
+        prepared = detection.prepare(given["IMAGE"], int(given["MAX_SIDE"][0]), self.detector)
         g = prepared.grid
         return {
             "DETECTOR_INPUT": prepared.tensor,

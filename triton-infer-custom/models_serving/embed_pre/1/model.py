@@ -1,3 +1,0 @@
-"""Triton loads this file; the model is facev3.tritonserver.python_models.embed_pre."""
-
-from facev3.tritonserver.python_models.embed_pre import TritonPythonModel  # noqa: F401
