@@ -3,8 +3,15 @@ the models, and run a local tritonserver. Each command lives in its own module w
 `add_parser(commands)` and `run(args) -> exit status`."""
 
 import argparse
+import sys
 
 from facev3.cli import compare, embed, models, serve, triton
+from facev3.config import SettingsError
+from facev3.core.errors import BackendUnavailable, ModelUnavailable
+from facev3.models.manifest import ManifestError
+from facev3.tritonserver.launcher import TritonStartError
+
+USER_MISTAKES = (SettingsError, ManifestError, ModelUnavailable, BackendUnavailable, TritonStartError, OSError)
 
 COMMANDS = (embed, compare, serve, models, triton)
 
@@ -15,4 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     for command in COMMANDS:
         command.add_parser(commands).set_defaults(run=command.run)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except USER_MISTAKES as error:
+        # A setting, a model, a path or a server the user named is wrong: one line, no traceback.
+        print(f"facev3 {args.command}: {getattr(error, 'message', None) or error}", file=sys.stderr)
+        return 2

@@ -40,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
     from facev3.api.responses import error_payload, face_payload
     from facev3.core.pipeline import EmbedOptions
 
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    if not args.out.parent.is_dir():
+        raise FileNotFoundError(f"the folder of --out does not exist: {args.out.parent}")
     pipeline = bootstrap.build_pipeline(settings_from(args))
     options = EmbedOptions(det_threshold=args.det_threshold, mirror=args.mirror)
     found = list(photos(args.paths))
     as_npy = args.out.suffix == ".npy"
     index_path = args.out.with_suffix(".index.jsonl") if as_npy else args.out
-    vectors, failed, model = [], 0, pipeline.backend.embedder.tag
+    vectors, failed, faces, model = [], 0, 0, pipeline.backend.embedder.tag
     try:
         with index_path.open("wb") as index:
             for path in tqdm(found, unit="photo", disable=len(found) < 20, file=sys.stderr):
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                     if result.error is not None:
                         record["error"] = error_payload(result.error)
                     else:
+                        faces += len(result.faces)
                         record["faces"] = [face_payload(f, embedding=not as_npy) for f in result.faces]
                         if as_npy:
                             for face_record, face in zip(record["faces"], result.faces, strict=True):
@@ -73,5 +79,5 @@ def run(args: argparse.Namespace) -> int:
             np.save(args.out, np.array(vectors, np.float32).reshape(len(vectors), size))
     finally:
         pipeline.backend.close()
-    print(f"{len(found) - failed} of {len(found)} photos embedded -> {args.out}", file=sys.stderr)
-    return 0
+    print(f"{len(found) - failed} of {len(found)} photos, {faces} faces embedded -> {args.out}", file=sys.stderr)
+    return 0 if faces else 1  # a run that embedded nothing (every input failed, or no face) is a failure

@@ -2,14 +2,18 @@
 
 import argparse
 import os
+import resource
 import shutil
+import socket
 import sys
 import tempfile
+
+SERVERS = ("granian", "robyn")
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
     parser = commands.add_parser("serve", help="the HTTP service (settings from the environment and .env)")
-    parser.add_argument("--server", choices=["granian", "robyn"], default="granian")
+    parser.add_argument("--server", choices=SERVERS, default="granian")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -19,37 +23,66 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facev3.config import SettingsError, load_settings
+    from facev3.config import load_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"facev3 serve: invalid setting: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings()
     workers = args.workers or settings.workers
-    if args.server == "robyn":
-        from facev3.http.robyn_app import serve
-
-        serve(args.host, args.port, workers)
-        return 0
-    from granian.constants import Interfaces
-    from granian.server import Server
-
+    check_port_free(args.host, args.port)
+    raise_open_file_limit()
     metrics_dir = None
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Worker processes share their metrics through files (see facev3.api.metrics).
+    if args.server == "granian" and workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Worker processes share their metrics through files (see facev3.api.metrics); set before
+        # prometheus-client is first imported, which picks its mode then.
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="facev3-metrics-")
     try:
-        Server(
-            "facev3.http.granian_app:app",
-            address=args.host,
-            port=args.port,
-            interface=Interfaces.RSGI,
-            workers=workers,
-            log_level=settings.log_level,
-            workers_kill_timeout=30,
-        ).serve()
+        from facev3 import bootstrap  # imports prometheus-client: after PROMETHEUS_MULTIPROC_DIR
+
+        # A wrong setting, a model that disagrees with its manifest or an unreachable Triton stops
+        # here, in one line, not in every worker.
+        bootstrap.build_api(settings).close()
+        if args.server == "robyn":
+            from facev3.http.supervisor import supervise
+
+            command = [sys.executable, "-m", "facev3.http.robyn_app", args.host, str(args.port), str(workers)]
+            return supervise(command, stop_timeout_s=30)
+        return serve_granian(args, settings, workers)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Binds the address without SO_REUSEPORT: a server already there makes this fail, where
+    Granian's own bind would succeed and split the traffic with it."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(f"cannot listen on {host}:{port}: {error.strerror} (is another server there?)") from None
+
+
+def raise_open_file_limit() -> None:
+    """Every connection is a file descriptor: thousands of idle clients must not exhaust the soft
+    limit (often 1,024) while the hard limit allows more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def serve_granian(args: argparse.Namespace, settings, workers: int) -> int:
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server import Server
+
+    Server(
+        "facev3.http.granian_app:app",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.RSGI,
+        workers=workers,
+        log_level=settings.log_level,
+        workers_kill_timeout=30,
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_s * 1000)),
+    ).serve()
     return 0

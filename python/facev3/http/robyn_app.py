@@ -28,7 +28,7 @@ from facev3.api.requests import MULTIPART, media_type
 from facev3.config import load_settings
 
 DRAIN_SECONDS = 2.0
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
@@ -53,6 +53,9 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
         headers = {key.lower(): value for key, value in request.headers.to_dict().items()}
         if isinstance(next(iter(headers.values()), None), list):
             headers = {key: values[0] for key, values in headers.items()}
+        refused = api.admit(request.method.upper(), request.url.path, headers)
+        if refused is not None:
+            return refused
         declared = headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > api.settings.max_body_bytes:
             return error_response(
@@ -78,18 +81,22 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
         prepared = prepare(request)
         if isinstance(prepared, HttpResponse):
             return to_robyn(prepared)
+        if not api.offloaded(prepared):
+            return to_robyn(api.handle(prepared))
         return to_robyn(await asyncio.get_running_loop().run_in_executor(pool, api.handle, prepared))
 
     # Every method on every path, and a catch-all, so that 404 and 405 come from the route table
     # as JSON like every other error, not from Robyn.
     for path in [*api.routes, "/*rest"]:
         for method in HTTP_METHODS:
-            route = api.route(method, path)
-            app.add_route(method, path, handle_offloaded if route is not None and route.offload else handle)
+            route = api.routes.get(path, {}).get(method)
+            may_offload = route is not None and route.offload_above is not None
+            app.add_route(method, path, handle_offloaded if may_offload else handle)
     return app
 
 
 def serve(host: str, port: int, workers: int) -> None:
+    """Serves in this process until SIGTERM (facev3 serve runs it under facev3.http.supervisor)."""
     settings = load_settings()
     api = bootstrap.build_api(settings)
     pool = offload_pool(settings)
@@ -98,6 +105,9 @@ def serve(host: str, port: int, workers: int) -> None:
     def drain_then_stop(signum, frame) -> None:
         threading.Timer(DRAIN_SECONDS, _thread.interrupt_main).start()
 
+    # interrupt_main raises through SIGINT's handler, which a background shell may have set to
+    # ignore: restore Python's, so the drained stop always ends.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, drain_then_stop)
     try:
         app.start(host=host, port=port, _check_port=False)
@@ -106,3 +116,8 @@ def serve(host: str, port: int, workers: int) -> None:
     finally:
         pool.shutdown(wait=True)
         api.close()
+
+
+if __name__ == "__main__":  # the supervised child of `facev3 serve --server robyn`
+    host, port, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    serve(host, port, workers)

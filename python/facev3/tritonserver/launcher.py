@@ -54,6 +54,10 @@ class TritonProcess:
     ) -> None:
         self.repository = repository.resolve()
         self.env = env.resolve()
+        site = next((self.env / "lib").glob("python3.*/site-packages"), None)
+        if site is None:
+            raise TritonStartError(f"no Python environment at {self.env} (run scripts/setup-triton-env.sh)")
+        self._site = site
         self.ready_timeout_s = ready_timeout_s
         self.ports = Ports(*free_ports())
         self.server_id = f"facev3-{uuid.uuid4().hex[:12]}"
@@ -61,7 +65,6 @@ class TritonProcess:
         self._runtime = Path(tempfile.mkdtemp(prefix="facev3-triton-"))
         self.log_path = log_path or self._runtime / "tritonserver.log"
         self._process: subprocess.Popen | None = None
-        self._site = next((self.env / "lib").glob("python3.*")) / "site-packages"
         self._backends = self._prepare_backends()
 
     @property
