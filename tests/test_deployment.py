@@ -38,6 +38,12 @@ def test_compose_wires_api_to_a_healthy_gpu_triton_on_the_internal_network():
     assert triton["volumes"] == ["./build/models_serving_gpu:/models:ro"]
 
 
+def test_the_compose_healthcheck_calls_a_route_open_without_a_key():
+    api = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    probed = api["healthcheck"]["test"][-1].split("http://127.0.0.1:8000")[1].split("'")[0]
+    assert probed == "/readyz" and probed in Settings().open_paths
+
+
 def test_env_example_lists_every_setting_at_its_default():
     text = (ROOT / ".env.example").read_text()
     assert load_settings({}, ROOT / ".env.example") == Settings()

@@ -37,7 +37,7 @@ class InProcess:
         request = HttpRequest(method, path, {k.lower(): v for k, v in {**sent, **(headers or {})}.items()}, body or b"")
         response = self.api.handle(request)
         headers = {"content-type": response.content_type, **dict(response.headers)}
-        payload = orjson.loads(response.body) if "json" in response.content_type else response.body
+        payload = orjson.loads(response.body) if "json" in response.content_type and response.body else response.body
         return response.status, headers, payload
 
     def post_json(self, path: str, payload, **kwargs):
@@ -159,7 +159,19 @@ def test_rerank_methods_and_debug_payload(server, method):
     }
     status, _, body = server.post_json("/v1/rerank", payload)
     assert status == 200 and body["diagnostics"]["method"] == method
-    assert body["results"][0]["id"] == 0 and set(body["debug"]["similarity"]) == {"0", "1", "2"}
+    assert body["results"][0]["id"] == 0 and len(body["debug"]["similarity"]) == 3
+
+
+def test_debug_similarities_follow_the_results_and_keep_ids_1_and_string_1_apart(server):
+    query, rows = vectors_with_cosines([0.9, 0.5])
+    payload = {
+        "query": query.tolist(),
+        "debug": True,
+        "candidates": [{"id": 1, "embedding": rows[0].tolist()}, {"id": "1", "embedding": rows[1].tolist()}],
+    }
+    body = server.post_json("/v1/rerank", payload)[2]
+    assert [r["id"] for r in body["results"]] == [1, "1"]
+    assert body["debug"]["similarity"] == pytest.approx([0.9, 0.5], abs=1e-6)
 
 
 # ---- /v1/embeddings ---------------------------------------------------------------------------
@@ -330,7 +342,45 @@ def bad_requests():
             422,
             "unknown_field",
         ),
-        "no images": ("/v1/embeddings", orjson.dumps({"images": []}), json_type, 422, "missing_field"),
+        "no images": ("/v1/embeddings", orjson.dumps({"images": []}), json_type, 422, "empty"),
+        # orjson writes at most 254 levels; the parser reads up to 1,024.
+        "image id nested 300 levels": (
+            "/v1/embeddings",
+            b'{"images": [{"id": ' + b"[" * 300 + b"1" + b"]" * 300 + b', "data": "aGk="}]}',
+            json_type,
+            422,
+            "invalid_value",
+        ),
+        **{
+            name: (path, orjson.dumps(payload), json_type, status, code)
+            for name, (path, payload, status, code) in {
+                "images not a list": ("/v1/embeddings", {"images": "aGk="}, 422, "invalid_value"),
+                "boolean in a vector": ("/v1/rerank", {**GOOD, "query": [1.0, True, 0.0, 0.0]}, 422, "invalid_value"),
+                "null in a vector": ("/v1/rerank", {**GOOD, "query": [1.0, None, 0.0, 0.0]}, 422, "invalid_value"),
+                "numeric string in a vector": ("/v1/rerank", {**GOOD, "query": ["1", 0, 0, 0]}, 422, "invalid_value"),
+                "candidates not a list": (
+                    "/v1/rerank",
+                    {"query": QUERY, "candidates": {"id": 1}},
+                    422,
+                    "invalid_value",
+                ),
+                "no candidates": ("/v1/rerank", {"query": QUERY, "candidates": []}, 422, "empty"),
+                "a boolean candidate id": (
+                    "/v1/rerank",
+                    {"query": QUERY, "candidates": [{"id": False, "embedding": QUERY}]},
+                    422,
+                    "invalid_value",
+                ),
+                "a candidate without id": (
+                    "/v1/rerank",
+                    {"query": QUERY, "candidates": [{"embedding": QUERY}]},
+                    422,
+                    "missing_field",
+                ),
+                "vectors of another model": ("/v1/rerank", {**GOOD, "model": "arcface@r100"}, 422, "model_mismatch"),
+                "a method that does not exist": ("/v1/rerank", {**GOOD, "method": "bm25"}, 422, "invalid_value"),
+            }.items()
+        },
     }
 
 
@@ -388,3 +438,60 @@ def test_info_names_the_detector_and_embedder_that_run(server):
     info = server.call("GET", "/v1/info")[2]
     assert info["detector"] == {"name": "yunet@2023mar", "default_threshold": 0.7}
     assert info["embedder"] == {"name": "sface@2021dec", "embedding_size": 128} and info["backend"] == "local"
+
+
+# ---- work bounds -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bounded(server):
+    settings = load_settings({"FACEV3_MAX_FACES_PER_IMAGE": "4", "FACEV3_MAX_FACES_PER_REQUEST": "8"})
+    return InProcess(bootstrap.build_api(settings, server.api.pipeline.backend))
+
+
+def test_an_image_with_more_faces_than_the_cap_is_refused_unless_the_largest_are_asked_for(bounded):
+    group = b64(photo_path("t1.jpg").read_bytes())
+    body = bounded.post_json("/v1/embeddings", {"images": [group]}, key=None)[2]
+    assert (
+        body["images"][0]["error"]["code"] == "too_many_faces" and "max_faces" in body["images"][0]["error"]["message"]
+    )
+    body = bounded.post_json("/v1/embeddings", {"images": [group], "max_faces": 4}, key=None)[2]
+    assert len(body["images"][0]["faces"]) == 4
+
+
+def test_a_request_with_more_faces_than_its_cap_gets_413(bounded):
+    group = b64(photo_path("t1.jpg").read_bytes())
+    status, _, body = bounded.post_json("/v1/embeddings", {"images": [group] * 3, "max_faces": 4}, key=None)
+    assert status == 413 and body["error"]["code"] == "too_many_faces"
+
+
+def test_inference_past_its_deadline_gets_503_with_retry_after(server):
+    api = bootstrap.build_api(load_settings({"FACEV3_REQUEST_TIMEOUT_S": "0.000001"}), server.api.pipeline.backend)
+    status, headers, body = InProcess(api).post_json(
+        "/v1/embeddings", {"images": [b64(photo_path("t1.jpg").read_bytes())]}, key=None
+    )
+    assert status == 503 and body["error"]["code"] == "deadline_exceeded" and headers["retry-after"] == "1"
+
+
+# ---- routing: one answer for every method, from the head alone where it can be -------------------
+
+
+def test_405_names_the_allowed_methods_and_options_lists_them(server):
+    status, headers, body = server.call("GET", "/v1/rerank")
+    assert status == 405 and body["error"]["code"] == "method_not_allowed" and headers["allow"] == "POST, OPTIONS"
+    status, headers, _ = server.call("OPTIONS", "/v1/info")
+    assert status == 204 and headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_head_answers_like_get_without_a_body(server):
+    get, head = server.call("GET", "/v1/info"), server.call("HEAD", "/v1/info")
+    assert head[0] == get[0] == 200 and head[2] == b"" and head[1]["content-type"] == get[1]["content-type"]
+
+
+def test_a_request_is_refused_from_its_head_before_the_body_is_read(server):
+    api = server.api
+    assert api.admit("POST", "/v1/embeddings", {}).status == 401  # keys are set: no key, no upload
+    assert api.admit("POST", "/nope", {"x-api-key": API_KEY}).status == 404
+    assert api.admit("PUT", "/v1/rerank", {"x-api-key": API_KEY}).status == 405
+    assert api.admit("POST", "/v1/embeddings", {"x-api-key": API_KEY}) is None
+    assert api.admit("GET", "/healthz", {}) is None and api.admit("GET", "/readyz", {}) is None  # open paths

@@ -41,7 +41,7 @@ def with_change(dim: int, index: int, change) -> list[dict]:
 UNUSUAL = {
     "an extra field": (lambda c: {**c, "score": 0.3}, "unknown_field"),
     "float lists": (lambda c: {"id": c["id"], "embedding": [0.5] * 4}, None),
-    "a boolean id": (lambda c: {**c, "id": True}, "missing_field"),
+    "a boolean id": (lambda c: {**c, "id": True}, "invalid_value"),
     "a duplicate id": (lambda c: {**c, "id": 1}, "duplicate_id"),
     "a number for base64": (lambda c: {**c, "embedding_b64": 5}, "bad_base64"),
     "a character outside base64": (lambda c: {**c, "embedding_b64": "!" + c["embedding_b64"][1:]}, "bad_base64"),

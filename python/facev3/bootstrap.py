@@ -58,7 +58,12 @@ def _same_model(name: str, ours: Manifest, served: Manifest, settings: Settings)
 
 def build_pipeline(settings: Settings, backend: InferenceBackend | None = None) -> Pipeline:
     limits = DecodeLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels)
-    return Pipeline(backend or build_backend(settings), PipelineSettings(limits=limits))
+    pipeline_settings = PipelineSettings(
+        limits=limits,
+        max_faces_per_image=settings.max_faces_per_image,
+        max_faces_per_call=settings.max_faces_per_request,
+    )
+    return Pipeline(backend or build_backend(settings), pipeline_settings)
 
 
 def calibration(embedder: EmbedderSpec) -> Calibration:

@@ -44,10 +44,17 @@ class Settings:
     max_image_bytes: int = setting("FACEV3_MAX_IMAGE_BYTES", 20_000_000, positive=True)
     max_pixels: int = setting("FACEV3_MAX_PIXELS", 40_000_000, positive=True)  # per image
     max_candidates: int = setting("FACEV3_MAX_CANDIDATES", 1000, positive=True)  # per rerank
-    max_inflight: int = setting("FACEV3_MAX_INFLIGHT", 8, positive=True)  # beyond it, 503 + Retry-After
+    max_inflight: int = setting("FACEV3_MAX_INFLIGHT", 8, positive=True)  # inference; beyond it, 503 + Retry-After
+    max_rerank_inflight: int = setting("FACEV3_MAX_RERANK_INFLIGHT", 32, positive=True)  # reranks, bounded apart
+    max_faces_per_image: int = setting("FACEV3_MAX_FACES_PER_IMAGE", 100, positive=True)
+    max_faces_per_request: int = setting("FACEV3_MAX_FACES_PER_REQUEST", 512, positive=True)
+    header_timeout_s: float = setting("FACEV3_HEADER_TIMEOUT_S", 10.0, positive=True)  # request head (Granian)
+    body_timeout_s: float = setting("FACEV3_BODY_TIMEOUT_S", 30.0, positive=True)  # whole body, once the head is in
+    request_timeout_s: float = setting("FACEV3_REQUEST_TIMEOUT_S", 60.0, positive=True)  # inference deadline
     workers: int = setting("FACEV3_WORKERS", 1, positive=True)  # processes
     api_keys: tuple[str, ...] = setting("FACEV3_API_KEYS", ())  # comma-separated; empty = no auth
-    open_paths: tuple[str, ...] = setting("FACEV3_OPEN_PATHS", ("/healthz", "/metrics"))  # no auth needed
+    # no auth needed (probes and scrapers carry no key)
+    open_paths: tuple[str, ...] = setting("FACEV3_OPEN_PATHS", ("/healthz", "/readyz", "/metrics"))
     log_level: LogLevel = setting("FACEV3_LOG_LEVEL", "info")
 
 
@@ -84,6 +91,10 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
     settings = Settings(**values)
     if not 0.0 <= settings.rerank_threshold <= 1.0:
         raise SettingsError(f"RERANK_THRESHOLD must be in [0, 1], got {settings.rerank_threshold}")
+    if "FACEV3_API_KEYS" in source and source["FACEV3_API_KEYS"].strip() and not settings.api_keys:
+        raise SettingsError(
+            "FACEV3_API_KEYS lists no key (only separators): set keys, or leave it empty to disable auth"
+        )
     return settings
 
 

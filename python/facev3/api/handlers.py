@@ -14,38 +14,45 @@ from dataclasses import dataclass
 import facev3
 from facev3 import native
 from facev3.api import openapi
-from facev3.api.errors import ApiError
+from facev3.api.errors import ApiError, from_call_error
 from facev3.api.messages import HttpRequest, HttpResponse, error_response, json_response
 from facev3.api.metrics import Metrics
 from facev3.api.requests import parse_embed_request, parse_rerank_request
 from facev3.api.responses import embed_response, rerank_response
 from facev3.config import Settings
 from facev3.core import scoring
-from facev3.core.errors import BackendUnavailable
+from facev3.core.errors import CallError
+from facev3.core.models import Calibration
 from facev3.core.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
 class Route:
     handler: Callable[[HttpRequest], HttpResponse]
-    bounded: bool = False  # counts against FACEV3_MAX_INFLIGHT
-    # Runs on a worker thread in async servers: inference (seconds, and it releases the GIL).
-    # Rerank stays on the event loop: a few ms of GIL-bound parsing, which a thread hop only slows
-    # (measured 2.5x fewer requests/s through the pool).
-    offload: bool = False
+    bound: "InflightBound | None" = None  # the in-flight bound the route counts against
+    # Async adapters run the handler on a worker thread when the body is at least this many
+    # bytes (0: always; None: never). Inference takes seconds and releases the GIL; a rerank of a
+    # few hundred KB is a few ms of GIL-bound parsing that a thread hop only slows (measured 2.5x
+    # fewer requests/s through the pool), but a 30 MB one would stall the event loop.
+    offload_above: int | None = None
+
+
+# Reranks of at least this many bytes leave the event loop.
+RERANK_OFFLOAD_BYTES = 1 << 20
 
 
 def offload_pool(settings: Settings) -> ThreadPoolExecutor:
-    """The threads that run offloaded routes: enough for max_inflight heavy requests and a few
-    light ones beside them."""
-    return ThreadPoolExecutor(settings.max_inflight + 4, thread_name_prefix="facev3")
+    """The threads that run offloaded routes: one per request either bound admits, and a few
+    for light routes beside them."""
+    return ThreadPoolExecutor(settings.max_inflight + settings.max_rerank_inflight + 4, thread_name_prefix="facev3")
 
 
 class InflightBound:
-    """At most `limit` bounded requests at a time; beyond it, requests are refused, not queued."""
+    """At most `limit` requests of its routes at a time; beyond it, requests are refused, not
+    queued."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self._busy, self._lock = limit, 0, threading.Lock()
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit, self.what, self._busy, self._lock = limit, what, 0, threading.Lock()
 
     def try_enter(self) -> bool:
         with self._lock:
@@ -63,43 +70,50 @@ class InflightBound:
         return self._busy >= self.limit
 
     def error(self) -> ApiError:
-        return ApiError(503, "overloaded", f"more than {self.limit} requests in flight; retry shortly", retry_after=1)
+        return ApiError(
+            503, "overloaded", f"more than {self.limit} {self.what} requests in flight; retry shortly", retry_after=1
+        )
 
 
 class Api:
     """The service's handlers over one pipeline and one calibration; built by facev3.bootstrap."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, calibration: scoring.Calibration) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline, calibration: Calibration) -> None:
         self.settings, self.pipeline, self.calibration = settings, pipeline, calibration
         self.log = logging.getLogger("facev3")
         self.metrics = Metrics()
-        self._inflight = InflightBound(self.settings.max_inflight)
+        inference = InflightBound(settings.max_inflight, "inference")
+        reranks = InflightBound(settings.max_rerank_inflight, "rerank")
         # The route table, shared by both adapters: path -> method -> Route.
         self.routes: dict[str, dict[str, Route]] = {
-            "/v1/embeddings": {"POST": Route(self.embeddings, bounded=True, offload=True)},
-            "/v1/rerank": {"POST": Route(self.rerank, bounded=True)},
+            "/v1/embeddings": {"POST": Route(self.embeddings, inference, offload_above=0)},
+            "/v1/rerank": {"POST": Route(self.rerank, reranks, offload_above=RERANK_OFFLOAD_BYTES)},
             "/v1/info": {"GET": Route(self.info)},
             "/healthz": {"GET": Route(self.healthz)},
-            "/readyz": {"GET": Route(self.readyz, offload=True)},  # may wait on Triton
+            "/readyz": {"GET": Route(self.readyz, offload_above=0)},  # may wait on Triton
             "/metrics": {"GET": Route(self.metrics_page)},
             "/openapi.json": {"GET": Route(self.openapi)},
             "/docs": {"GET": Route(self.docs)},
         }
 
-    def route(self, method: str, path: str) -> Route | None:
-        return self.routes.get(path, {}).get(method)
-
     def offloaded(self, request: HttpRequest) -> bool:
-        route = self.route(request.method, request.path)
-        return route is not None and route.offload
+        """Whether an async adapter should run this request on a worker thread."""
+        methods = self.routes.get(request.path, {})
+        route = methods.get("GET" if request.method == "HEAD" else request.method)
+        return route is not None and route.offload_above is not None and len(request.body) >= route.offload_above
 
-    def refuse_early(self, method: str, path: str) -> HttpResponse | None:
-        """The 503 a bounded route would give now, for adapters that can answer before reading
-        the body: a client that retries at once costs a header parse, not a full upload."""
-        route = self.route(method, path)
-        if route is None or not route.bounded or not self._inflight.full:
-            return None
-        return error_response(self._inflight.error())
+    def admit(self, method: str, path: str, headers: dict[str, str]) -> HttpResponse | None:
+        """The error a request gets from its head alone (no route, a method the route lacks, no
+        valid key, no capacity), for adapters that answer before reading the body: a refused
+        client costs a header parse, not an upload. None when the request may go on."""
+        try:
+            route = self._route(method, path)
+            self._authenticate(path, headers)
+        except ApiError as error:
+            return error_response(error)
+        if route is not None and route.bound is not None and route.bound.full:
+            return error_response(route.bound.error())
+        return None
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -108,38 +122,64 @@ class Api:
             response = self._dispatch(request)
         except ApiError as error:
             response = error_response(error)
-        except BackendUnavailable as error:
-            response = error_response(ApiError(503, error.code, error.message, retry_after=2))
+        except CallError as error:
+            response = error_response(from_call_error(error))
         except Exception:
             self.log.exception("unhandled error on %s %s", request.method, request.path)
             response = error_response(ApiError(500, "internal_error", "internal error; see the service log"))
         self.metrics.observe_request(endpoint, response.status, time.perf_counter() - started)
         return response
 
-    def _dispatch(self, request: HttpRequest) -> HttpResponse:
-        methods = self.routes.get(request.path)
+    def _route(self, method: str, path: str) -> Route | None:
+        """The route of a request; None for OPTIONS (answered from the table alone)."""
+        methods = self.routes.get(path)
         if methods is None:
-            raise ApiError(404, "not_found", f"no route {request.path}")
-        if request.method not in methods:
-            raise ApiError(405, "method_not_allowed", f"{request.path} accepts {', '.join(methods)}")
-        self._authenticate(request)
-        route = methods[request.method]
-        if not route.bounded:
+            raise ApiError(404, "not_found", f"no route {path}")
+        if method == "OPTIONS":
+            return None
+        route = methods.get("GET" if method == "HEAD" else method)
+        if route is None:
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{path} accepts {', '.join(self._allowed(path))}",
+                headers=(("allow", ", ".join(self._allowed(path))),),
+            )
+        return route
+
+    def _allowed(self, path: str) -> list[str]:
+        methods = list(self.routes[path])
+        return [*methods, *(["HEAD"] if "GET" in methods else []), "OPTIONS"]
+
+    def _dispatch(self, request: HttpRequest) -> HttpResponse:
+        route = self._route(request.method, request.path)
+        if route is None:
+            return HttpResponse(204, b"", headers=(("allow", ", ".join(self._allowed(request.path))),))
+        self._authenticate(request.path, request.headers)
+        response = self._run(route, request)
+        return (
+            HttpResponse(response.status, b"", response.content_type, response.headers)
+            if (request.method == "HEAD")
+            else response
+        )
+
+    def _run(self, route: Route, request: HttpRequest) -> HttpResponse:
+        if route.bound is None:
             return route.handler(request)
-        if not self._inflight.try_enter():
-            raise self._inflight.error()
+        if not route.bound.try_enter():
+            raise route.bound.error()
         try:
             with self.metrics.inflight.track_inprogress():
                 return route.handler(request)
         finally:
-            self._inflight.leave()
+            route.bound.leave()
 
-    def _authenticate(self, request: HttpRequest) -> None:
+    def _authenticate(self, path: str, headers: dict[str, str]) -> None:
         keys = self.settings.api_keys
-        if not keys or request.path in self.settings.open_paths:
+        if not keys or path in self.settings.open_paths:
             return
-        given = request.headers.get("x-api-key", "")
-        authorization = request.headers.get("authorization", "")
+        given = headers.get("x-api-key", "")
+        authorization = headers.get("authorization", "")
         if authorization[:7].lower() == "bearer ":
             given = authorization[7:].strip()
         # Compare against every key in constant time (no short-circuit), so timing tells nothing
@@ -155,7 +195,8 @@ class Api:
     def embeddings(self, request: HttpRequest) -> HttpResponse:
         parsed = parse_embed_request(request.headers.get("content-type", ""), request.body, self.settings)
         images = [item.data for item in parsed.images if item.error is None]  # request errors stay out
-        results, times = self.pipeline.run(images, parsed.options)
+        deadline = time.monotonic() + self.settings.request_timeout_s
+        results, times = self.pipeline.run(images, parsed.options, deadline)
         self.metrics.observe_pipeline(times, [len(r.faces) for r in results if r.error is None])
         backend = self.pipeline.backend
         return json_response(200, embed_response(parsed, results, times, backend.embedder))

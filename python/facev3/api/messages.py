@@ -14,7 +14,7 @@ class HttpRequest:
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
-    body: bytes
+    body: bytes | bytearray
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,4 @@ def json_response(status: int, payload: dict, headers: tuple[tuple[str, str], ..
 
 
 def error_response(error: ApiError) -> HttpResponse:
-    headers = (("retry-after", str(error.retry_after)),) if error.retry_after else ()
-    return json_response(error.status, {"error": {"code": error.code, "message": error.message}}, headers)
+    return json_response(error.status, {"error": {"code": error.code, "message": error.message}}, error.headers)

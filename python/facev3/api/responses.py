@@ -78,8 +78,6 @@ def rerank_response(request: RerankRequest, result, calibration: str, elapsed_s:
     }
     if request.debug:
         similarity = result.similarity.tolist()
-        payload["debug"] = {
-            "similarity": {str(request.ids[i]): similarity[i] for i in order},
-            "dim": int(request.candidates.shape[1]),
-        }
+        # A list in the order of `results`: keyed by id, ids 1 and "1" would merge.
+        payload["debug"] = {"similarity": [similarity[i] for i in order], "dim": int(request.candidates.shape[1])}
     return payload

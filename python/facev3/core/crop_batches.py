@@ -25,7 +25,8 @@ class CropBatches:
         self._times = times
         self._held = ExitStack()
         self._stage: CropStage | None = None
-        self._count = 0
+        self._count = 0  # faces in the current stage
+        self.count = 0  # faces added in all
         self._embeddings: list[np.ndarray] = []
         self._aligned: list[np.ndarray] = []
 
@@ -38,6 +39,7 @@ class CropBatches:
     def add(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         """Aligns the faces of one (h, w, 3) uint8 RGB image given their (n, 5, 2) landmarks."""
         landmarks = np.ascontiguousarray(landmarks, np.float32)
+        self.count += len(landmarks)
         done = 0
         while done < len(landmarks):
             if self._stage is None:

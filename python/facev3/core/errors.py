@@ -27,18 +27,42 @@ class ImageTooSmall(FaceError):
     code = "image_too_small"
 
 
+class TooManyFaces(FaceError):
+    """An image holds more faces than one image may give (ask for the largest with max_faces)."""
+
+    code = "too_many_faces"
+
+
 class ModelUnavailable(FaceError):
     """A model file is missing from its wheel, or does not match its recorded sha256."""
 
     code = "model_unavailable"
 
 
-class BackendUnavailable(Exception):
-    """The inference backend cannot answer (Triton down, a model not ready, a timeout). Not a
-    FaceError: it is no fault of the image, and the HTTP layer answers 503 with Retry-After."""
+class CallError(Exception):
+    """A whole pipeline call fails (not one image of it); `code` is stable."""
 
-    code = "backend_unavailable"
+    code = "call_error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class BackendUnavailable(CallError):
+    """The inference backend cannot answer (Triton down, a model not ready, a timeout). No fault
+    of the images: the HTTP layer answers 503 with Retry-After."""
+
+    code = "backend_unavailable"
+
+
+class DeadlineExceeded(CallError):
+    """The call ran past its deadline; it stopped before the next image."""
+
+    code = "deadline_exceeded"
+
+
+class TooManyFacesInCall(CallError):
+    """The images of one call hold more faces than a call may embed."""
+
+    code = "too_many_faces"

@@ -14,7 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facev3.core.errors import CorruptImage, ImageTooLarge, ImageTooSmall, UnsupportedFormat
 
-SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP"})
+# MPO: the multi-picture JPEG that phones write (the first picture is the photo).
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 # File signatures of the supported formats: such bytes that Pillow cannot open are corrupt.
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
 
@@ -48,7 +49,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> np.ndarr
     with image:
         if image.format not in SUPPORTED_FORMATS:
             raise UnsupportedFormat(f"{image.format} images are not supported (supported: JPEG, PNG, WebP, BMP)")
-        if getattr(image, "n_frames", 1) > 1:
+        if getattr(image, "n_frames", 1) > 1 and image.format != "MPO":
             raise UnsupportedFormat("animated images are not supported")
         width, height = image.size
         if width * height > limits.max_pixels:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facev3.core.crop_batches import CropBatches
-from facev3.core.errors import FaceError
+from facev3.core.errors import DeadlineExceeded, FaceError, TooManyFaces, TooManyFacesInCall
 from facev3.core.imaging import DecodeLimits, decode_image
 from facev3.core.ports import InferenceBackend
 from facev3.core.types import Detections, Face, ImageResult, StageTimes
@@ -23,6 +23,10 @@ from facev3.core.types import Detections, Face, ImageResult, StageTimes
 class PipelineSettings:
     max_side: int = 640
     limits: DecodeLimits = DecodeLimits()
+    # Work bounds: faces beyond them are refused, not silently dropped (a request may ask for the
+    # largest with max_faces).
+    max_faces_per_image: int = 100
+    max_faces_per_call: int = 512
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,10 @@ class Pipeline:
         self.settings = settings
 
     def run(
-        self, images: Sequence[bytes], options: EmbedOptions = EmbedOptions()
+        self, images: Sequence[bytes], options: EmbedOptions = EmbedOptions(), deadline: float | None = None
     ) -> tuple[list[ImageResult], StageTimes]:
-        """One result per image, in order, and the time spent per stage."""
+        """One result per image, in order, and the time spent per stage. `deadline` (a
+        time.monotonic() reading) is checked before each image: past it, DeadlineExceeded."""
         times = StageTimes()
         results: list[ImageResult | None] = [None] * len(images)
         found: list[_Found] = []
@@ -63,6 +68,8 @@ class Pipeline:
             self.backend, mirror=options.mirror, keep_aligned=options.return_aligned, times=times
         ) as batches:
             for index, data in enumerate(images):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise DeadlineExceeded(f"the call ran past its deadline after {index} of {len(images)} images")
                 if options.dedupe:
                     digest = hashlib.sha256(data).digest()
                     if digest in first_seen:
@@ -103,6 +110,17 @@ class Pipeline:
         found = self.backend.detect(image, self.settings.max_side, threshold, self.backend.detector.nms_threshold)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         times.add("detect", t)
+        limit = self.settings.max_faces_per_image
+        if len(found) > limit:
+            raise TooManyFaces(
+                f"{len(found)} faces found; one image may give {limit}: ask for the largest with "
+                "max_faces, or raise det_threshold or min_face_size"
+            )
+        if batches.count + len(found) > self.settings.max_faces_per_call:
+            raise TooManyFacesInCall(
+                f"more than {self.settings.max_faces_per_call} faces in one call: send fewer "
+                "images per call, or limit faces with max_faces"
+            )
         batches.add(image, found.landmarks)
         return _Found(index, image.shape[1], image.shape[0], found)
 

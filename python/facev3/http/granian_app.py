@@ -37,7 +37,7 @@ class RsgiApp:
         if scope.proto != "http":
             return
         headers = {key.lower(): value for key, value in scope.headers.items()}
-        refused = self.api.refuse_early(scope.method.upper(), scope.path)
+        refused = self.api.admit(scope.method.upper(), scope.path, headers)
         if refused is not None:
             return self._send(proto, refused)
         try:
@@ -51,19 +51,26 @@ class RsgiApp:
             response = self.api.handle(request)
         self._send(proto, response)
 
-    async def _read_body(self, headers: dict[str, str], proto) -> bytes:
-        limit = self.settings.max_body_bytes
+    async def _read_body(self, headers: dict[str, str], proto) -> bytearray:
+        """The body, refused past FACEV3_MAX_BODY_BYTES (declared or streamed) or when it does not
+        arrive within FACEV3_BODY_TIMEOUT_S; one growing buffer, so a request holds its body once."""
+        limit, timeout = self.settings.max_body_bytes, self.settings.body_timeout_s
         too_large = ApiError(413, "body_too_large", f"the body exceeds {limit:,} bytes (FACEV3_MAX_BODY_BYTES)")
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
-        chunks, size = [], 0
-        async for chunk in proto:
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                async for chunk in proto:
+                    if len(body) + len(chunk) > limit:
+                        raise too_large
+                    body += chunk
+        except TimeoutError:
+            raise ApiError(
+                408, "body_timeout", f"the body did not arrive within {timeout:g} s (FACEV3_BODY_TIMEOUT_S)"
+            ) from None
+        return body
 
     @staticmethod
     def _send(proto, response: HttpResponse) -> None:
