@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import facev3
 from facev3 import native
-from facev3.api import openapi
+from facev3.api import openapi, static
 from facev3.api.errors import ApiError
 from facev3.api.messages import HttpRequest, HttpResponse, error_response, json_response
 from facev3.api.metrics import Metrics
@@ -33,6 +33,10 @@ class Route:
     # Rerank stays on the event loop: a few ms of GIL-bound parsing, which a thread hop only slows
     # (measured 2.5x fewer requests/s through the pool).
     offload: bool = False
+    # Answered without an API key: the page, its files, the docs and the OpenAPI document are the
+    # same bytes for every deployment (they ship in the wheel), and a browser cannot send a key
+    # when it loads a page; what they call (/v1/...) still needs one.
+    public: bool = False
 
 
 def offload_pool(settings: Settings) -> ThreadPoolExecutor:
@@ -74,7 +78,9 @@ class Api:
         self.log = logging.getLogger("facev3")
         self.metrics = Metrics()
         self._inflight = InflightBound(self.settings.max_inflight)
-        # The route table, shared by both adapters: path -> method -> Route.
+        self.static = static.StaticFiles()
+        # The route table, shared by both adapters: path -> method -> Route. Exact paths only:
+        # each packaged web file is an entry of its own (/static/...), listed when the Api is built.
         self.routes: dict[str, dict[str, Route]] = {
             "/v1/embeddings": {"POST": Route(self.embeddings, bounded=True, offload=True)},
             "/v1/rerank": {"POST": Route(self.rerank, bounded=True)},
@@ -82,8 +88,10 @@ class Api:
             "/healthz": {"GET": Route(self.healthz)},
             "/readyz": {"GET": Route(self.readyz, offload=True)},  # may wait on Triton
             "/metrics": {"GET": Route(self.metrics_page)},
-            "/openapi.json": {"GET": Route(self.openapi)},
-            "/docs": {"GET": Route(self.docs)},
+            "/openapi.json": {"GET": Route(self.openapi, public=True)},
+            "/docs": {"GET": Route(self.static.page("docs.html"), public=True)},
+            "/": {"GET": Route(self.static.page("index.html"), public=True)},
+            **{path: {"GET": Route(self.static.asset, public=True)} for path in self.static.asset_paths},
         }
 
     def route(self, method: str, path: str) -> Route | None:
@@ -122,8 +130,9 @@ class Api:
             raise ApiError(404, "not_found", f"no route {request.path}")
         if request.method not in methods:
             raise ApiError(405, "method_not_allowed", f"{request.path} accepts {', '.join(methods)}")
-        self._authenticate(request)
         route = methods[request.method]
+        if not route.public:
+            self._authenticate(request)
         if not route.bounded:
             return route.handler(request)
         if not self._inflight.try_enter():
@@ -219,9 +228,6 @@ class Api:
 
     def openapi(self, request: HttpRequest) -> HttpResponse:
         return json_response(200, openapi.document())
-
-    def docs(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, openapi.DOCS_HTML.encode(), "text/html; charset=utf-8")
 
     def close(self) -> None:
         """Releases the backend (with Triton: unregisters and unlinks shared memory)."""
