@@ -81,6 +81,29 @@ def test_api_keys_are_required_and_accepted_as_bearer_or_header(server):
     assert server.call("GET", "/v1/info", headers={"authorization": f"Bearer {API_KEY}"}, key=None)[0] == 200
 
 
+# ---- the web page and its files (their contract in-process: test_static.py) -----------------------
+
+
+def test_the_page_and_its_files_are_served_with_their_headers_and_no_key(server):
+    status, headers, page = server.call("GET", "/", key=None)
+    assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    assert headers["content-security-policy"].startswith("default-src 'self'") and b"/static/app.js" in page
+    status, headers, script = server.call("GET", "/static/app.js", key=None)
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and b"/v1/embeddings" in script
+    status, again, body = server.call("GET", "/static/app.js", headers={"if-none-match": headers["etag"]}, key=None)
+    assert status == 304 and body == b"" and again["etag"] == headers["etag"]
+    status, _, bundle = server.call("GET", "/static/swagger-ui/swagger-ui-bundle.js", key=None)
+    assert status == 200 and len(bundle) > 1_000_000
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/../bootstrap.py", "/static/%2e%2e/bootstrap.py", "/static/..%2fbootstrap.py", "/static/x.js"]
+)
+def test_paths_outside_the_packaged_files_are_404_json(server, path):
+    status, headers, body = server.call("GET", path, key=None)  # sent as is: http.client does not normalize
+    assert status == 404 and headers["content-type"] == "application/json" and body["error"]["code"] == "not_found"
+
+
 # ---- /v1/rerank -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import facev3
 from facev3 import native
-from facev3.api import openapi
+from facev3.api import openapi, static
 from facev3.api.errors import ApiError, from_call_error
 from facev3.api.messages import HttpRequest, HttpResponse, error_response, json_response
 from facev3.api.metrics import Metrics
@@ -35,6 +35,10 @@ class Route:
     # few hundred KB is a few ms of GIL-bound parsing that a thread hop only slows (measured 2.5x
     # fewer requests/s through the pool), but a 30 MB one would stall the event loop.
     offload_above: int | None = None
+    # Answered without an API key: the page, its files, the docs and the OpenAPI document are the
+    # same bytes for every deployment (they ship in the wheel), and a browser cannot send a key
+    # when it loads a page; what they call (/v1/...) still needs one.
+    public: bool = False
 
 
 # Reranks of at least this many bytes leave the event loop.
@@ -84,7 +88,9 @@ class Api:
         self.metrics = Metrics()
         inference = InflightBound(settings.max_inflight, "inference")
         reranks = InflightBound(settings.max_rerank_inflight, "rerank")
-        # The route table, shared by both adapters: path -> method -> Route.
+        self.static = static.StaticFiles()
+        # The route table, shared by both adapters: path -> method -> Route. Exact paths only:
+        # each packaged web file is an entry of its own (/static/...), listed when the Api is built.
         self.routes: dict[str, dict[str, Route]] = {
             "/v1/embeddings": {"POST": Route(self.embeddings, inference, offload_above=0)},
             "/v1/rerank": {"POST": Route(self.rerank, reranks, offload_above=RERANK_OFFLOAD_BYTES)},
@@ -92,8 +98,10 @@ class Api:
             "/healthz": {"GET": Route(self.healthz)},
             "/readyz": {"GET": Route(self.readyz, offload_above=0)},  # may wait on Triton
             "/metrics": {"GET": Route(self.metrics_page)},
-            "/openapi.json": {"GET": Route(self.openapi)},
-            "/docs": {"GET": Route(self.docs)},
+            "/openapi.json": {"GET": Route(self.openapi, public=True)},
+            "/docs": {"GET": Route(self.static.page("docs.html"), public=True)},
+            "/": {"GET": Route(self.static.page("index.html"), public=True)},
+            **{path: {"GET": Route(self.static.asset, public=True)} for path in self.static.asset_paths},
         }
 
     def offloaded(self, request: HttpRequest) -> bool:
@@ -108,7 +116,7 @@ class Api:
         client costs a header parse, not an upload. None when the request may go on."""
         try:
             route = self._route(method, path)
-            self._authenticate(path, headers)
+            self._authenticate(route, path, headers)
         except ApiError as error:
             return error_response(error)
         if route is not None and route.bound is not None and route.bound.full:
@@ -155,7 +163,7 @@ class Api:
         route = self._route(request.method, request.path)
         if route is None:
             return HttpResponse(204, b"", headers=(("allow", ", ".join(self._allowed(request.path))),))
-        self._authenticate(request.path, request.headers)
+        self._authenticate(route, request.path, request.headers)
         response = self._run(route, request)
         return (
             HttpResponse(response.status, b"", response.content_type, response.headers)
@@ -174,9 +182,9 @@ class Api:
         finally:
             route.bound.leave()
 
-    def _authenticate(self, path: str, headers: dict[str, str]) -> None:
+    def _authenticate(self, route: Route | None, path: str, headers: dict[str, str]) -> None:
         keys = self.settings.api_keys
-        if not keys or path in self.settings.open_paths:
+        if not keys or route is None or route.public or path in self.settings.open_paths:
             return
         given = headers.get("x-api-key", "")
         authorization = headers.get("authorization", "")
@@ -263,9 +271,6 @@ class Api:
 
     def openapi(self, request: HttpRequest) -> HttpResponse:
         return json_response(200, openapi.document())
-
-    def docs(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(200, openapi.DOCS_HTML.encode(), "text/html; charset=utf-8")
 
     def close(self) -> None:
         """Releases the backend (with Triton: unregisters and unlinks shared memory)."""

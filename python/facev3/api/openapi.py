@@ -1,5 +1,6 @@
-"""The OpenAPI document (served at /openapi.json) and the docs page (/docs). Request options are
-documented from the parser's own tables (facev3.api.requests), so the two cannot differ."""
+"""The OpenAPI document, served at /openapi.json and rendered at /docs by the packaged Swagger UI
+(facev3/web/docs.html). Request options are documented from the parser's own tables
+(facev3.api.requests), so the two cannot differ."""
 
 from facev3.api.requests import EMBED_OPTIONS, IMAGE_FIELD, RERANK_OPTIONS, Option
 
@@ -202,13 +203,3 @@ def document() -> dict:
             },
         },
     }
-
-
-DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>facev3 API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui">The API is described in <a href="/openapi.json">/openapi.json</a>.</div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>window.onload = () => SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-</body></html>
-"""
