@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 import orjson
+import ormsgpack
 import pytest
 from PIL import Image
 
@@ -495,3 +496,44 @@ def test_a_request_is_refused_from_its_head_before_the_body_is_read(server):
     assert api.admit("PUT", "/v1/rerank", {"x-api-key": API_KEY}).status == 405
     assert api.admit("POST", "/v1/embeddings", {"x-api-key": API_KEY}) is None
     assert api.admit("GET", "/healthz", {}) is None and api.admit("GET", "/readyz", {}) is None  # open paths
+
+
+# ---- MessagePack: binary vectors in and out --------------------------------------------------------
+
+
+def msgpack_call(server, path: str, payload: dict, accept: str = "application/msgpack"):
+    headers = {"content-type": "application/msgpack", "accept": accept}
+    request = HttpRequest("POST", path, {"x-api-key": API_KEY, **headers}, ormsgpack.packb(payload))
+    response = server.api.handle(request)
+    return response.status, response.content_type, response.body
+
+
+def test_rerank_in_messagepack_with_binary_vectors_answers_like_json(server):
+    rng = np.random.default_rng(5)
+    query, rows = rng.standard_normal(128).astype(np.float32), rng.standard_normal((30, 128)).astype(np.float32)
+    floats = {"query": query.tolist(), "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)]}
+    binary = {"query": query.tobytes(), "candidates": [{"id": i, "embedding": r.tobytes()} for i, r in enumerate(rows)]}
+    status, content_type, body = msgpack_call(server, "/v1/rerank", binary)
+    assert status == 200 and content_type == "application/msgpack"
+    assert ormsgpack.unpackb(body)["results"] == server.post_json("/v1/rerank", floats)[2]["results"]
+    status, content_type, body = msgpack_call(server, "/v1/rerank", binary, accept="application/json")
+    assert content_type == "application/json" and orjson.loads(body)["results"][0]["id"] is not None
+
+
+def test_embeddings_in_messagepack_take_binary_images_and_give_binary_float32(server):
+    photo = photo_path("Rob_Lowe_0001.jpg").read_bytes()
+    status, _, body = msgpack_call(server, "/v1/embeddings", {"images": [{"id": "rob", "data": photo}]})
+    face = ormsgpack.unpackb(body)["images"][0]["faces"][0]
+    reference = server.post_json("/v1/embeddings", {"images": [b64(photo)]})[2]["images"][0]["faces"][0]
+    assert status == 200 and isinstance(face["embedding"], bytes)
+    np.testing.assert_array_equal(np.frombuffer(face["embedding"], "<f4"), np.float32(reference["embedding"]))
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [(b"\xc1", "malformed_msgpack"), (b"\x92\x01\x02", "malformed_msgpack"), (b"\x81\x01\x02", "malformed_msgpack")],
+)
+def test_malformed_messagepack_is_a_400(server, body, code):
+    request = HttpRequest("POST", "/v1/rerank", {"x-api-key": API_KEY, "content-type": "application/msgpack"}, body)
+    response = server.api.handle(request)
+    assert response.status == 400 and orjson.loads(response.body)["error"]["code"] == code

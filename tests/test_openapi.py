@@ -22,7 +22,10 @@ def request_schema(path: str, media: str = "application/json") -> dict:
 
 def test_documented_fields_are_exactly_the_accepted_fields():
     assert set(request_schema("/v1/rerank")["properties"]) == RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}
-    for media in ("application/json", "multipart/form-data"):
+    assert set(request_schema("/v1/rerank", "application/msgpack")["properties"]) == RERANK_VECTORS | {
+        o.name for o in RERANK_OPTIONS
+    }
+    for media in ("application/json", "application/msgpack", "multipart/form-data"):
         assert set(request_schema("/v1/embeddings", media)["properties"]) == {"images"} | {
             o.name for o in EMBED_OPTIONS
         }

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from facev3.api.errors import ApiError
-from facev3.api.requests import b64_candidates_in_bulk, candidates_one_by_one, parse_rerank_request
+from facev3.api.requests import candidates_in_bulk, candidates_one_by_one, parse_rerank_request
 from facev3.config import Settings
 
 
@@ -25,7 +25,7 @@ def candidates(dim: int, n: int = 5) -> list[dict]:
 @pytest.mark.parametrize("dim", [1, 2, 3, 128, 1024])  # each padding: "==", "=", none
 def test_the_bulk_parse_agrees_with_the_per_candidate_parse(dim):
     items = candidates(dim)
-    bulk = b64_candidates_in_bulk(items, dim)
+    bulk = candidates_in_bulk(items, dim)
     assert bulk is not None
     ids, matrix = candidates_one_by_one(items, dim)
     assert bulk[0] == ids == [f"milvus-{i}" if i % 2 == 0 else i for i in range(5)]
@@ -54,7 +54,7 @@ UNUSUAL = {
 def test_the_bulk_parse_steps_aside_and_the_error_names_the_candidate(case):
     change, code = UNUSUAL[case]
     items = with_change(4, 3, change)
-    assert b64_candidates_in_bulk(items, 4) is None
+    assert candidates_in_bulk(items, 4) is None
     body = orjson.dumps({"query_b64": b64([1, 0, 0, 0]), "candidates": items})
     if code is None:  # valid, only not the usual shape
         assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (5, 4)
@@ -71,7 +71,7 @@ def test_rows_of_one_width_with_different_padding_are_not_misread():
         {"id": 1, "embedding_b64": base64.b64encode(bytes(7)).decode()},
     ]
     assert len(items[0]["embedding_b64"]) == len(items[1]["embedding_b64"]) == len(b64([0, 0]))
-    assert b64_candidates_in_bulk(items, 2) is None
+    assert candidates_in_bulk(items, 2) is None
     with pytest.raises(ApiError) as error:
         candidates_one_by_one(items, 2)
     assert error.value.code == "bad_base64"  # 9 bytes are not whole float32 values

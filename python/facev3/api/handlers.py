@@ -15,7 +15,8 @@ import facev3
 from facev3 import native
 from facev3.api import openapi, static
 from facev3.api.errors import ApiError, from_call_error
-from facev3.api.messages import HttpRequest, HttpResponse, error_response, json_response
+from facev3.api.formats import response_format
+from facev3.api.messages import HttpRequest, HttpResponse, encoded, error_response, json_response
 from facev3.api.metrics import Metrics
 from facev3.api.requests import parse_embed_request, parse_rerank_request
 from facev3.api.responses import embed_response, rerank_response
@@ -207,7 +208,8 @@ class Api:
         results, times = self.pipeline.run(images, parsed.options, deadline)
         self.metrics.observe_pipeline(times, [len(r.faces) for r in results if r.error is None])
         backend = self.pipeline.backend
-        return json_response(200, embed_response(parsed, results, times, backend.embedder))
+        wire = response_format(request.headers.get("accept", ""))
+        return encoded(200, embed_response(parsed, results, times, backend.embedder, wire), wire)
 
     def rerank(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -228,7 +230,8 @@ class Api:
             raise ApiError(422, error.code, f"embeddings rejected: {error}") from None
         elapsed = time.perf_counter() - started
         self.metrics.observe_rerank(len(parsed.ids), elapsed)
-        return json_response(200, rerank_response(parsed, result, self.calibration.name, elapsed))
+        wire = response_format(request.headers.get("accept", ""))
+        return encoded(200, rerank_response(parsed, result, self.calibration.name, elapsed), wire)
 
     def info(self, request: HttpRequest) -> HttpResponse:
         backend, s = self.pipeline.backend, self.settings

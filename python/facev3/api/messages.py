@@ -2,11 +2,8 @@
 
 from dataclasses import dataclass
 
-import orjson
-
 from facev3.api.errors import ApiError
-
-JSON = "application/json"
+from facev3.api.formats import JSON, JSON_FORMAT, WireFormat
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,11 @@ class HttpResponse:
 
 
 def json_response(status: int, payload: dict, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
-    return HttpResponse(status, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), JSON, headers)
+    return encoded(status, payload, JSON_FORMAT, headers)
+
+
+def encoded(status: int, payload: dict, wire: WireFormat, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
+    return HttpResponse(status, wire.dumps(payload), wire.content_type, headers)
 
 
 def error_response(error: ApiError) -> HttpResponse:

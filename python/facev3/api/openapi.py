@@ -2,6 +2,7 @@
 (facev3/web/docs.html). Request options are documented from the parser's own tables
 (facev3.api.requests), so the two cannot differ."""
 
+from facev3.api.formats import JSON, MSGPACK
 from facev3.api.requests import EMBED_OPTIONS, IMAGE_FIELD, RERANK_OPTIONS, Option
 
 ERROR = {
@@ -67,7 +68,18 @@ def _errors(*statuses: int) -> dict:
 
 
 def _json(schema: dict) -> dict:
-    return {"content": {"application/json": {"schema": schema}}}
+    return {"content": {JSON: {"schema": schema}}}
+
+
+def _wire(schema: dict) -> dict:
+    """JSON, or MessagePack with the same fields (vectors and images may be binary there)."""
+    return {"content": {JSON: {"schema": schema}, MSGPACK: {"schema": schema, "description": MSGPACK_NOTE}}}
+
+
+MSGPACK_NOTE = (
+    "The same fields as JSON; vectors (query, embedding) may be binary little-endian float32 and images binary "
+    "bytes. A response is MessagePack when Accept names application/msgpack; its embeddings are then binary float32."
+)
 
 
 def document() -> dict:
@@ -153,14 +165,14 @@ def document() -> dict:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/json": {"schema": embed_json},
+                            **_wire(embed_json)["content"],
                             "multipart/form-data": {"schema": embed_multipart},
                         },
                     },
                     "responses": {
                         "200": {
                             "description": "per image, in input order",
-                            **_json(
+                            **_wire(
                                 {
                                     "type": "object",
                                     "properties": {
@@ -180,9 +192,9 @@ def document() -> dict:
             "/v1/rerank": {
                 "post": {
                     "summary": "Score candidates (e.g. the Milvus top-k) against a query embedding",
-                    "requestBody": {"required": True, **_json(rerank_body)},
+                    "requestBody": {"required": True, **_wire(rerank_body)},
                     "responses": {
-                        "200": {"description": "results by score", **_json(rerank_result)},
+                        "200": {"description": "results by score", **_wire(rerank_result)},
                         **_errors(400, 401, 413, 415, 422, 503),
                     },
                 }

@@ -1,10 +1,12 @@
-"""Pipeline and rerank results -> the JSON payloads of the API (and of the CLI's records)."""
+"""Pipeline and rerank results -> the payloads of the API (and of the CLI's records), for the
+response's wire format (facev3.api.formats)."""
 
 import cv2
 import numpy as np
 import pybase64
 
 from facev3.api.errors import ApiError
+from facev3.api.formats import JSON_FORMAT, WireFormat
 from facev3.api.requests import EmbedRequest, RerankRequest
 from facev3.core.errors import FaceError
 from facev3.core.models import EmbedderSpec
@@ -21,10 +23,10 @@ def error_payload(error: ApiError | FaceError) -> dict:
     return {"code": error.code, "message": error.message}
 
 
-def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True) -> dict:
+def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True, wire: WireFormat = JSON_FORMAT) -> dict:
     payload = {"bbox": face.box.tolist(), "score": face.score, "norm": face.norm}
     if embedding:
-        payload["embedding"] = face.embedding.tolist()
+        payload["embedding"] = wire.vector(face.embedding)
     if landmarks:
         payload["landmarks"] = face.landmarks.tolist()
     if face.aligned is not None:
@@ -32,7 +34,9 @@ def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True) 
     return payload
 
 
-def embed_response(request: EmbedRequest, results: list[ImageResult], times: StageTimes, model: EmbedderSpec) -> dict:
+def embed_response(
+    request: EmbedRequest, results: list[ImageResult], times: StageTimes, model: EmbedderSpec, wire: WireFormat
+) -> dict:
     """`results` are the pipeline's for the request's images without a request error, in order;
     each image's entry keeps its place and index in the request."""
     passed = [index for index, item in enumerate(request.images) if item.error is None]
@@ -49,7 +53,7 @@ def embed_response(request: EmbedRequest, results: list[ImageResult], times: Sta
             "status": "ok",
             "width": result.width,
             "height": result.height,
-            "faces": [face_payload(f, landmarks=request.return_landmarks) for f in result.faces],
+            "faces": [face_payload(f, landmarks=request.return_landmarks, wire=wire) for f in result.faces],
         }
         if result.duplicate_of is not None:
             entry["duplicate_of"] = passed[result.duplicate_of]

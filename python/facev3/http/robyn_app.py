@@ -22,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from facev3 import bootstrap
 from facev3.api.errors import ApiError
+from facev3.api.formats import media_type
 from facev3.api.handlers import Api, offload_pool
 from facev3.api.messages import HttpRequest, HttpResponse, error_response
-from facev3.api.requests import MULTIPART, media_type
+from facev3.api.requests import MULTIPART
 from facev3.config import load_settings
 
 DRAIN_SECONDS = 2.0
