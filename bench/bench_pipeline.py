@@ -13,6 +13,7 @@ from PIL import Image
 from facev3 import bootstrap
 from facev3.config import Settings
 from facev3.core import detection
+from facev3.core.pipeline import EmbedOptions
 from facev3.models import files, registry
 from tests.support.photos import photo_path
 
@@ -72,3 +73,29 @@ def test_baseline_opencv_yn_sf_loop(benchmark, engines, photo):
     benchmark.group = f"pipeline {photo}"
     features = benchmark(opencv_loop, PHOTOS[photo](), detector, recognizer)
     benchmark.extra_info["faces"] = len(features)
+
+
+# ---- the upright retry: free where the upright photo has faces, 4 detections where it has none ----
+
+
+def turned(data: bytes) -> bytes:
+    image = np.rot90(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    return cv2.imencode(".jpg", np.ascontiguousarray(image))[1].tobytes()
+
+
+@pytest.mark.parametrize("rotations", ["fallback", "none"])
+def test_rotations_on_an_upright_photo(benchmark, engines, rotations):
+    pipeline, _, _ = engines
+    benchmark.group = "rotations, single 640px upright"
+    benchmark.name = "test_facev3_fallback" if rotations == "fallback" else "test_baseline_no_retry"
+    (result,), _ = benchmark(pipeline.run, [single_face_640()], EmbedOptions(rotations=rotations))
+    assert len(result.faces) == 1
+
+
+@pytest.mark.parametrize("rotations", ["fallback", "auto"])
+def test_rotations_on_a_photo_turned_by_a_quarter(benchmark, engines, rotations):
+    pipeline, _, _ = engines
+    benchmark.group = "rotations, single 640px turned 90 degrees"
+    benchmark.name = f"test_facev3_{rotations}" if rotations == "fallback" else "test_auto"
+    (result,), _ = benchmark(pipeline.run, [turned(single_face_640())], EmbedOptions(rotations=rotations))
+    assert result.faces

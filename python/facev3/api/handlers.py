@@ -206,7 +206,7 @@ class Api:
         images = [item.data for item in parsed.images if item.error is None]  # request errors stay out
         deadline = time.monotonic() + self.settings.request_timeout_s
         results, times = self.pipeline.run(images, parsed.options, deadline)
-        self.metrics.observe_pipeline(times, [len(r.faces) for r in results if r.error is None])
+        self.metrics.observe_pipeline(times, results)
         backend = self.pipeline.backend
         wire = response_format(request.headers.get("accept", ""))
         return encoded(200, embed_response(parsed, results, times, backend.embedder, wire), wire)

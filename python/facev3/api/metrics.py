@@ -7,7 +7,7 @@ import os
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from facev3.core.types import StageTimes
+from facev3.core.types import ImageResult, StageTimes
 
 
 class Metrics:
@@ -20,6 +20,12 @@ class Metrics:
         self.latency = Histogram("facev3_request_seconds", "HTTP request latency", ["endpoint"], registry=r)
         self.stage = Histogram(
             "facev3_pipeline_stage_seconds", "Pipeline time per stage and request", ["stage"], registry=r
+        )
+        self.quality = Histogram(
+            "facev3_face_quality",
+            "Quality of each face returned (0-1)",
+            registry=r,
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
         )
         self.faces = Histogram(
             "facev3_faces_per_image", "Faces found per image", registry=r, buckets=(0, 1, 2, 3, 5, 10, 20, 50, 100)
@@ -42,11 +48,14 @@ class Metrics:
         self.requests.labels(endpoint, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def observe_pipeline(self, times: StageTimes, faces_per_image: list[int]) -> None:
+    def observe_pipeline(self, times: StageTimes, results: list[ImageResult]) -> None:
         for stage, ms in times.as_dict().items():
             self.stage.labels(stage).observe(ms / 1e3)
-        for count in faces_per_image:
-            self.faces.observe(count)
+        for result in results:
+            if result.error is None:
+                self.faces.observe(len(result.faces))
+            for face in result.faces:
+                self.quality.observe(face.quality.score)
 
     def observe_rerank(self, candidates: int, seconds: float) -> None:
         self.candidates.observe(candidates)

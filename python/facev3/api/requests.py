@@ -14,7 +14,7 @@ from facev3.api.errors import ApiError
 from facev3.api.formats import load_object, media_type
 from facev3.config import Settings
 from facev3.core import scoring
-from facev3.core.pipeline import EmbedOptions
+from facev3.core.pipeline import ROTATIONS, EmbedOptions
 
 MULTIPART = "multipart/form-data"
 TYPES = {"boolean": (bool,), "number": (int, float), "integer": (int,), "string": (str,)}
@@ -249,6 +249,22 @@ EMBED_OPTIONS = (
         "keep the largest faces (at most FACEV3_MAX_FACES_PER_IMAGE)",
         minimum=1,
         maximum_setting="max_faces_per_image",
+    ),
+    Option(
+        "min_quality",
+        "number",
+        'drop faces whose quality (0-1, README "Quality") is lower',
+        default=0.0,
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Option(
+        "rotations",
+        "string",
+        "detect on the photo turned by 90, 180 and 270 degrees: when the upright photo "
+        "has no face (fallback), always (auto) or never (none)",
+        default="fallback",
+        choices=ROTATIONS,
     ),
     Option("dedupe", "boolean", "embed identical images once", default=False),
     Option("mirror", "boolean", "fuse each face with its mirror image", default=False),

@@ -24,7 +24,13 @@ def error_payload(error: ApiError | FaceError) -> dict:
 
 
 def face_payload(face: Face, *, landmarks: bool = True, embedding: bool = True, wire: WireFormat = JSON_FORMAT) -> dict:
-    payload = {"bbox": face.box.tolist(), "score": face.score, "norm": face.norm}
+    payload = {
+        "bbox": face.box.tolist(),
+        "score": face.score,
+        "norm": face.norm,
+        "quality": face.quality.score,
+        "quality_factors": face.quality.factors(),
+    }
     if embedding:
         payload["embedding"] = wire.vector(face.embedding)
     if landmarks:

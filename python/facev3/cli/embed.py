@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 from facev3.cli.settings import add_backend_flags, settings_from
+from facev3.core.pipeline import ROTATIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -21,6 +22,13 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     parser.add_argument("--mirror", action="store_true", help="fuse each face with its mirror image")
     parser.add_argument("--det-threshold", type=float, default=None)
+    parser.add_argument("--min-quality", type=float, default=0.0, help="drop faces of lower quality (0-1)")
+    parser.add_argument(
+        "--rotations",
+        choices=ROTATIONS,
+        default="fallback",
+        help="detect on the photo turned by quarter turns: when upright finds no face, always, never",
+    )
     add_backend_flags(parser)
     return parser
 
@@ -46,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         raise FileNotFoundError(f"the folder of --out does not exist: {args.out.parent}")
     pipeline = bootstrap.build_pipeline(settings_from(args))
-    options = EmbedOptions(det_threshold=args.det_threshold, mirror=args.mirror)
+    options = EmbedOptions(
+        det_threshold=args.det_threshold, mirror=args.mirror, min_quality=args.min_quality, rotations=args.rotations
+    )
     found = list(photos(args.paths))
     as_npy = args.out.suffix == ".npy"
     index_path = args.out.with_suffix(".index.jsonl") if as_npy else args.out

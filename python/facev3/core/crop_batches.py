@@ -9,13 +9,22 @@ way to the server. A full stage is embedded and released at once; the last, part
 
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import numpy as np
 
 from facev3 import native
+from facev3.core import quality
 from facev3.core.alignment import align
 from facev3.core.ports import CropStage, InferenceBackend
 from facev3.core.types import StageTimes
+
+
+@dataclass(frozen=True)
+class Embedded:
+    embeddings: np.ndarray  # (n, D) float32, raw
+    sharpness: np.ndarray  # (n,) Laplacian variance of each aligned crop (facev3.core.quality)
+    aligned: np.ndarray | None  # (n, h, w, 3) uint8 RGB, when kept
 
 
 class CropBatches:
@@ -29,6 +38,7 @@ class CropBatches:
         self.count = 0  # faces added in all
         self._embeddings: list[np.ndarray] = []
         self._aligned: list[np.ndarray] = []
+        self._sharpness: list[np.ndarray] = []
 
     def __enter__(self) -> "CropBatches":
         return self
@@ -54,12 +64,12 @@ class CropBatches:
             if self._count == len(self._stage.crops):
                 self._embed_stage()
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """(n, D) float32 raw embeddings of every face added, in order, and their aligned crops
-        when asked for."""
+    def finish(self) -> Embedded:
+        """Every face added, in order: raw embeddings, crop sharpness, and the crops when asked for."""
         self._embed_stage()
         size = self._backend.embedder.embedding_size
         embeddings = np.concatenate(self._embeddings) if self._embeddings else np.zeros((0, size), np.float32)
+        sharpness = np.concatenate(self._sharpness) if self._sharpness else np.zeros(0, np.float32)
         aligned = None
         if self._keep_aligned:
             aligned = (
@@ -67,13 +77,14 @@ class CropBatches:
                 if self._aligned
                 else np.zeros((0, *self._backend.embedder.alignment.shape), np.uint8)
             )
-        return embeddings, aligned
+        return Embedded(embeddings, sharpness, aligned)
 
     def _embed_stage(self) -> None:
         if self._stage is None:
             return
         t = time.perf_counter()
         crops = self._stage.crops[: self._count]
+        self._sharpness.append(quality.sharpness(crops))
         if self._keep_aligned:
             self._aligned.append(crops.copy())  # the stage is reused by the next request
         raw = self._stage.embed(self._count)

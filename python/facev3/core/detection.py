@@ -119,6 +119,30 @@ def _stacked(boxes: list, scores: list, landmarks: list) -> Detections:
     )
 
 
+def unrotate(found: Detections, turns: int, height: int, width: int) -> Detections:
+    """Detections made on np.rot90(image, turns) (turns x 90 degrees counter-clockwise) of an
+    image of height x width, in the image's own coordinates. Landmarks keep their order, so a
+    face aligned from them is upright."""
+    points, corners = found.landmarks.reshape(-1, 2), found.boxes.reshape(-1, 2)
+    back = _quarter_turns_back(np.concatenate([points, corners]), turns % 4, height, width)
+    landmarks = back[: len(points)].reshape(-1, 5, 2)
+    corners = back[len(points) :].reshape(-1, 2, 2)
+    boxes = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    return Detections(boxes.astype(np.float32), found.scores, landmarks.astype(np.float32))
+
+
+def _quarter_turns_back(points: np.ndarray, turns: int, height: int, width: int) -> np.ndarray:
+    """Points on np.rot90(image, turns) -> points on the image (continuous coordinates)."""
+    x, y = points[:, 0], points[:, 1]
+    if turns == 1:  # the turned image is width x height: (x', y') = (y, width - x)
+        return np.stack([width - y, x], axis=1)
+    if turns == 2:
+        return np.stack([width - x, height - y], axis=1)
+    if turns == 3:  # (x', y') = (height - y, x)
+        return np.stack([y, height - x], axis=1)
+    return points
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int) -> np.ndarray:
     """Greedy non-maximum suppression; indices of the kept boxes, best score first."""
     order = np.argsort(-scores, kind="stable")[:top_k]

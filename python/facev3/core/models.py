@@ -104,6 +104,8 @@ class EmbedderSpec:
     alignment: Alignment = Alignment()
     calibration: Calibration | None = None  # None until `facev3 calibrate` has fitted one
     triton_model: str = ""
+    # (midpoint, width) of the raw norm's logistic quality factor (facev3.core.quality); None: unused
+    norm_quality: tuple[float, float] | None = None
 
     @property
     def tag(self) -> str:
@@ -126,6 +128,7 @@ def embedder_from_dict(data: dict) -> EmbedderSpec:
             "input": _input_from_dict(data["input"]),
             "alignment": Alignment(tuple(map(tuple, alignment["template"])), tuple(alignment["size"])),
             "calibration": Calibration(**calibration) if calibration else None,
+            "norm_quality": tuple(data["norm_quality"]) if data.get("norm_quality") else None,
         }
     )
 

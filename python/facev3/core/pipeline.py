@@ -9,13 +9,16 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
-from facev3.core.crop_batches import CropBatches
+from facev3.core import detection
+from facev3.core.crop_batches import CropBatches, Embedded
 from facev3.core.errors import DeadlineExceeded, FaceError, TooManyFaces, TooManyFacesInCall
 from facev3.core.imaging import DecodeLimits, decode_image
 from facev3.core.ports import InferenceBackend
+from facev3.core.quality import quality
 from facev3.core.types import Detections, Face, ImageResult, StageTimes
 
 
@@ -29,13 +32,21 @@ class PipelineSettings:
     max_faces_per_call: int = 512
 
 
+Rotations = Literal["none", "fallback", "auto"]
+ROTATIONS = get_args(Rotations)
+
+
 @dataclass(frozen=True)
 class EmbedOptions:
-    """Per-call choices; det_threshold None means the detector's own default."""
+    """Per-call choices; det_threshold None means the detector's own default. rotations: "fallback"
+    detects again on the photo turned by 90, 180 and 270 degrees when the upright pass finds no
+    face (free on photos that have faces upright), "auto" always does, "none" never does."""
 
     det_threshold: float | None = None
     min_face_size: float = 0.0
     max_faces: int | None = None
+    min_quality: float = 0.0
+    rotations: Rotations = "fallback"
     normalize: bool = True
     return_aligned: bool = False
     mirror: bool = False
@@ -80,16 +91,13 @@ class Pipeline:
                     found.append(self._find_faces(index, data, options, times, batches))
                 except FaceError as error:
                     results[index] = ImageResult(index, error=error)
-            embeddings, aligned = batches.finish()
+            embedded = batches.finish()
 
         start = 0
         for f in found:
             faces = slice(start, start + len(f.detections))
             start = faces.stop
-            crops = aligned[faces] if aligned is not None else None
-            results[f.index] = ImageResult(
-                f.index, f.width, f.height, self._faces(f, embeddings[faces], crops, options)
-            )
+            results[f.index] = ImageResult(f.index, f.width, f.height, self._faces(f, embedded, faces, options))
         for index, result in enumerate(results):
             if result is not None and result.duplicate_of is not None:
                 original = results[result.duplicate_of]
@@ -104,10 +112,7 @@ class Pipeline:
         t = time.perf_counter()
         image = decode_image(data, self.settings.limits)
         t = times.add("decode", t)
-        threshold = options.det_threshold
-        if threshold is None:
-            threshold = self.backend.detector.score_threshold
-        found = self.backend.detect(image, self.settings.max_side, threshold, self.backend.detector.nms_threshold)
+        found = self._detect(image, options)
         found = found.take(_selected(found, options.min_face_size, options.max_faces))
         times.add("detect", t)
         limit = self.settings.max_faces_per_image
@@ -124,23 +129,51 @@ class Pipeline:
         batches.add(image, found.landmarks)
         return _Found(index, image.shape[1], image.shape[0], found)
 
-    def _faces(
-        self, found: _Found, raw: np.ndarray, crops: np.ndarray | None, options: EmbedOptions
-    ) -> tuple[Face, ...]:
+    def _detect(self, image: np.ndarray, options: EmbedOptions) -> Detections:
+        """Faces of the image upright, and on the image turned by quarter turns as options.rotations
+        asks. The turns' faces are merged by NMS in the image's own coordinates, so each face keeps
+        the turn that scores it best: the upright one (a detector also finds some faces upside down
+        or on their side, with lower scores and landmarks that would align them wrongly)."""
+        detector = self.backend.detector
+        threshold = detector.score_threshold if options.det_threshold is None else options.det_threshold
+
+        def detect(turns: int) -> Detections:
+            turned = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+            found = self.backend.detect(turned, self.settings.max_side, threshold, detector.nms_threshold)
+            return detection.unrotate(found, turns, *image.shape[:2])
+
+        found = [detect(0)]
+        if options.rotations == "auto" or (options.rotations == "fallback" and not len(found[0])):
+            found += [detect(turns) for turns in (1, 2, 3)]
+        if len(found) == 1:
+            return found[0]
+        merged = Detections(
+            *(np.concatenate([getattr(f, name) for f in found]) for name in ("boxes", "scores", "landmarks"))
+        )
+        return merged.take(detection.nms(merged.boxes, merged.scores, detector.nms_threshold, len(merged)))
+
+    def _faces(self, found: _Found, embedded: Embedded, rows: slice, options: EmbedOptions) -> tuple[Face, ...]:
+        raw = embedded.embeddings[rows]
         norms = np.linalg.norm(raw, axis=1)
         vectors = raw / norms[:, None] if options.normalize else raw
         d = found.detections
-        return tuple(
-            Face(
+        faces = []
+        for i in range(len(d)):
+            face_quality = quality(
                 d.boxes[i],
-                float(d.scores[i]),
                 d.landmarks[i],
-                vectors[i],
+                float(d.scores[i]),
+                float(embedded.sharpness[rows][i]),
                 float(norms[i]),
-                crops[i] if crops is not None else None,
+                self.backend.embedder,
             )
-            for i in range(len(d))
-        )
+            if face_quality.score < options.min_quality:
+                continue
+            crop = embedded.aligned[rows][i] if embedded.aligned is not None else None
+            faces.append(
+                Face(d.boxes[i], float(d.scores[i]), d.landmarks[i], vectors[i], float(norms[i]), crop, face_quality)
+            )
+        return tuple(faces)
 
 
 def _selected(found: Detections, min_face_size: float, max_faces: int | None) -> np.ndarray:

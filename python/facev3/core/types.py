@@ -28,6 +28,28 @@ class Detections:
 
 
 @dataclass(frozen=True)
+class Quality:
+    """How much a face can be trusted, 0-1, and its factors (facev3.core.quality says how each is
+    computed)."""
+
+    score: float
+    size: float
+    sharpness: float
+    pose: float
+    detection: float
+    norm: float
+
+    def factors(self) -> dict[str, float]:
+        return {
+            "size": self.size,
+            "sharpness": self.sharpness,
+            "pose": self.pose,
+            "detection": self.detection,
+            "norm": self.norm,
+        }
+
+
+@dataclass(frozen=True)
 class Face:
     box: np.ndarray  # (4,) x1, y1, x2, y2 in full-resolution pixels
     score: float
@@ -35,6 +57,7 @@ class Face:
     embedding: np.ndarray  # (D,) float32, unit length when normalized
     norm: float  # L2 norm of the raw (or mirror-fused) embedding
     aligned: np.ndarray | None  # (112, 112, 3) uint8 RGB when asked for
+    quality: "Quality"
 
     @property
     def area(self) -> float:

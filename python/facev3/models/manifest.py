@@ -298,6 +298,11 @@ def _embedder(fields: Fields, name, version, spec_input, triton_model) -> Embedd
             scale=table.number("scale", 1e-6, 1e6),
         )
         table.done()
+    norm_quality = None
+    if fields.has("quality"):
+        table = fields.table("quality")
+        norm_quality = (table.number("norm_midpoint", 0.0, 1e6), table.number("norm_width", 1e-6, 1e6))
+        table.done()
     return EmbedderSpec(
         name=name,
         version=version,
@@ -307,6 +312,7 @@ def _embedder(fields: Fields, name, version, spec_input, triton_model) -> Embedd
         alignment=Alignment(points, (height, width)),
         calibration=calibration,
         triton_model=triton_model,
+        norm_quality=norm_quality,
     )
 
 
