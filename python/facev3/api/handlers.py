@@ -15,7 +15,7 @@ import facev3
 from facev3 import native
 from facev3.api import openapi, static
 from facev3.api.errors import ApiError, from_call_error
-from facev3.api.formats import response_format
+from facev3.api.formats import JSON, MSGPACK, response_format
 from facev3.api.messages import HttpRequest, HttpResponse, encoded, error_response, json_response
 from facev3.api.metrics import Metrics
 from facev3.api.requests import parse_embed_request, parse_rerank_request
@@ -249,11 +249,16 @@ class Api:
                 },
                 "rerank_threshold": s.rerank_threshold,
                 "limits": {
-                    "max_images": s.max_images,
-                    "max_candidates": s.max_candidates,
                     "max_body_bytes": s.max_body_bytes,
+                    "max_images": s.max_images,
+                    "max_image_bytes": s.max_image_bytes,
                     "max_pixels": s.max_pixels,
+                    "max_faces_per_image": s.max_faces_per_image,
+                    "max_faces_per_request": s.max_faces_per_request,
+                    "max_candidates": s.max_candidates,
+                    "request_timeout_s": s.request_timeout_s,
                 },
+                "wire_formats": [JSON, MSGPACK],
             },
         )
 
