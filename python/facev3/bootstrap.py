@@ -16,14 +16,12 @@ def build_backend(settings: Settings) -> InferenceBackend:
     ModelUnavailable when they cannot run)."""
     if settings.backend == "triton":
         from facev3.backends.triton.backend import TritonBackend
+        from facev3.backends.triton.failover import TritonFailover
 
+        urls = [url.strip() for url in settings.triton_url.split(",") if url.strip()]
         # One shared-memory slot per request in flight: a request never waits for a slot.
-        backend = TritonBackend(
-            settings.triton_url,
-            shm=settings.triton_shm,
-            timeout_s=settings.triton_timeout_s,
-            slots=settings.max_inflight,
-        )
+        options = {"shm": settings.triton_shm, "timeout_s": settings.triton_timeout_s, "slots": settings.max_inflight}
+        backend = TritonBackend(urls[0], **options) if len(urls) == 1 else TritonFailover(urls, **options)
         try:
             for role, name in (("detector", settings.detector), ("embedder", settings.embedder)):
                 if name is not None:

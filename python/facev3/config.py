@@ -28,7 +28,7 @@ def setting(env: str, default, *, positive: bool = False):
 @dataclass(frozen=True)
 class Settings:
     backend: Backend = setting("FACEV3_BACKEND", "local")  # local = onnxruntime in-process
-    triton_url: str = setting("TRITON_URL", "127.0.0.1:8001")
+    triton_url: str = setting("TRITON_URL", "127.0.0.1:8001")  # host:port, or several, comma-separated
     triton_shm: ShmKind = setting("TRITON_SHM", "system")
     triton_timeout_s: float = setting("TRITON_TIMEOUT_S", 10.0, positive=True)
     # A built-in model's name or a manifest path. None: local: yunet and sface; triton: the models
