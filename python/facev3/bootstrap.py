@@ -39,6 +39,7 @@ def build_backend(settings: Settings) -> InferenceBackend:
         registry.resolve(settings.embedder, "embedder"),
         threads=settings.threads,
         embed_batch=settings.max_batch_size,
+        device=settings.device,
     )
 
 

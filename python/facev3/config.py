@@ -14,6 +14,7 @@ from typing import Literal
 from facev3.backends.triton.shm import ShmKind
 
 Backend = Literal["local", "triton"]
+Device = Literal["cpu", "cuda", "tensorrt"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -36,6 +37,7 @@ class Settings:
     detector: str | None = setting("FACEV3_DETECTOR", None)
     embedder: str | None = setting("FACEV3_EMBEDDER", None)
     threads: int = setting("FACEV3_THREADS", 1, positive=True)  # onnxruntime intra-op threads per worker
+    device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
     max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match
     return_aligned: bool = setting("RETURN_ALIGNED", False)  # default of the request option

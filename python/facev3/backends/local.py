@@ -1,10 +1,13 @@
-"""The embedded backend: the models on onnxruntime in-process (CPU), behind the inference port."""
+"""The embedded backend: the models on onnxruntime in-process, behind the inference port: on the
+CPU by default, on an NVIDIA GPU with FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people
+with a GPU and no Triton."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
+from facev3.config import Device, SettingsError
 from facev3.core import detection
 from facev3.core.models import DetectorSpec, EmbedderSpec
 from facev3.core.ports import ArrayStage, CropStage
@@ -13,6 +16,44 @@ from facev3.models import files
 from facev3.models.manifest import Manifest, ManifestError
 
 LOCAL_STAGE_CROPS = 32
+# onnxruntime's execution providers for each device, best first; the CPU takes what a GPU provider
+# leaves (shape ops, unsupported nodes).
+PROVIDERS: dict[str, list] = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": [
+        (
+            "TensorrtExecutionProvider",
+            {
+                "trt_fp16_enable": True,
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": ".cache/facev3-tensorrt",
+            },
+        ),
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ],
+}
+
+
+def providers(device: Device) -> list:
+    """The execution providers for a device; one onnxruntime lacks stops the start, saying how to
+    get it."""
+    import onnxruntime as ort
+
+    wanted = PROVIDERS[device]
+    missing = [
+        p if isinstance(p, str) else p[0]
+        for p in wanted
+        if (p if isinstance(p, str) else p[0]) not in ort.get_available_providers()
+    ]
+    if missing:
+        raise SettingsError(
+            f"FACEV3_DEVICE={device} needs onnxruntime's {', '.join(missing)}: install "
+            "onnxruntime-gpu in place of onnxruntime (pip install 'facev3[gpu]') on a machine with "
+            "CUDA and cuDNN"
+        )
+    return wanted
 
 
 class LocalBackend:
@@ -21,18 +62,20 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, detector: Manifest, embedder: Manifest, *, threads: int = 1, embed_batch: int = 2) -> None:
+    def __init__(
+        self, detector: Manifest, embedder: Manifest, *, threads: int = 1, embed_batch: int = 2, device: Device = "cpu"
+    ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = ["CPUExecutionProvider"]
+        chosen = providers(device)
         self.detector: DetectorSpec = detector.spec
         self.embedder: EmbedderSpec = embedder.spec
-        self._detector = ort.InferenceSession(files.model_bytes(detector), options, providers=providers)
-        self._embedder = ort.InferenceSession(files.model_bytes(embedder), options, providers=providers)
+        self._detector = ort.InferenceSession(files.model_bytes(detector), options, providers=chosen)
+        self._embedder = ort.InferenceSession(files.model_bytes(embedder), options, providers=chosen)
         self._detector_names = [o.name for o in self._detector.get_outputs()]
         self._roles = {name: role for role, name in self.detector.outputs.items()}
         # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
