@@ -141,7 +141,9 @@ class Client(Shell):
 
 class AsyncClient(Shell):
     """The same client for asyncio: every method is a coroutine; close with `await aclose()` or
-    `async with`. `sleep` must be a coroutine function (default asyncio.sleep)."""
+    `async with`. `sleep` must be a coroutine function (default asyncio.sleep). Photos given as
+    paths or files are read on the event loop when the call starts: pass bytes to keep large
+    reads off it."""
 
     http_class = httpx.AsyncClient
     default_sleep = staticmethod(asyncio.sleep)

@@ -45,7 +45,7 @@ MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.ms
 BOTH = f"{MSGPACK}, {JSON}"
 Wire = Literal["auto", "json", "msgpack"]
 
-# A photo: a path, its bytes, or a file opened in binary mode.
+# A photo: a path (a str is always a path), its bytes, or a file opened in binary mode.
 Image = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 Vector = np.ndarray | Sequence[float]
 Id = str | int

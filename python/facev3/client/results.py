@@ -4,7 +4,7 @@ Vectors are float32 numpy arrays whichever wire carried them (a list of numbers 
 little-endian float32 in MessagePack). Fields the service may add later are ignored, so a newer
 service does not break an older client."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pybase64
@@ -208,5 +208,5 @@ class Info:
             embedder=EmbedderInfo(embedder["name"], embedder["embedding_size"]),
             calibration=CalibrationInfo(calibration["name"], calibration["cosine_threshold"], calibration["scale"]),
             rerank_threshold=payload["rerank_threshold"],
-            limits=Limits(**{field: limits[field] for field in Limits.__dataclass_fields__}),
+            limits=Limits(**{field.name: limits[field.name] for field in fields(Limits)}),
         )
