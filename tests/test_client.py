@@ -147,6 +147,17 @@ def test_photos_come_as_paths_bytes_or_files_and_a_bad_one_fails_alone(client):
     assert len(single.images) == 1 and single.images[0].faces[0].landmarks is None
 
 
+def test_faces_carry_their_quality_and_min_quality_filters_them(client):
+    faces = client.embed(photo_path("t1.jpg")).images[0].faces
+    assert all(
+        0 <= face.quality <= 1 and set(face.quality_factors) == {"size", "sharpness", "pose", "detection", "norm"}
+        for face in faces
+    )
+    cut = sorted(face.quality for face in faces)[3]
+    kept = client.embed(photo_path("t1.jpg"), min_quality=cut).images[0].faces
+    assert len(kept) == 3 and min(face.quality for face in kept) >= cut
+
+
 def test_rerank_matches_rob_lowe_with_himself_and_not_with_obama(client):
     embedded = client.embed([ROB1, ROB2, OBAMA])
     rob1, rob2, obama = (image.largest_face().embedding for image in embedded.images)

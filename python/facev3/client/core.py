@@ -246,6 +246,8 @@ class Core:
         det_threshold: float | None = None,
         min_face_size: float | None = None,
         max_faces: int | None = None,
+        min_quality: float | None = None,
+        rotations: str | None = None,
         mirror: bool = False,
         dedupe: bool = False,
     ) -> Flow[EmbedResult]:
@@ -253,7 +255,9 @@ class Core:
         binary files; at most the service's limits.max_images). One result per photo, in order,
         each with the `ids` entry it was sent with; a photo that cannot be read gets its own error
         (ImageResult.ok False) and the others still succeed. max_faces keeps the largest faces;
-        det_threshold (0.3-1) defaults to the detector's own; min_face_size is in pixels."""
+        det_threshold (0.3-1) defaults to the detector's own; min_face_size is in pixels;
+        min_quality (0-1) drops faces of lower quality; rotations ("fallback", "auto", "none")
+        turns the photo when its faces are not upright."""
         photos = image_list(images)
         if ids is not None and len(ids) != len(photos):
             raise ValueError(f"{len(ids)} ids for {len(photos)} images")
@@ -267,6 +271,8 @@ class Core:
             "det_threshold": det_threshold,
             "min_face_size": min_face_size,
             "max_faces": max_faces,
+            "min_quality": min_quality,
+            "rotations": rotations,
         }
 
         def payload(binary: bool) -> dict:

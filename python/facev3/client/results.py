@@ -32,7 +32,8 @@ class ErrorInfo:
 class Face:
     """One face: `bbox` (x1, y1, x2, y2) in the photo's pixels, the detector's `score`, five
     `landmarks` (x, y) (None unless asked for), the `embedding` (unit length unless normalize was
-    off), the raw embedding's `norm` and, when asked for, the 112x112 `aligned` crop as PNG bytes."""
+    off), the raw embedding's `norm`, the face's `quality` (0-1) with its `quality_factors`, and,
+    when asked for, the aligned crop as PNG bytes."""
 
     bbox: tuple[float, float, float, float]
     score: float
@@ -40,6 +41,8 @@ class Face:
     embedding: np.ndarray
     norm: float
     aligned: bytes | None = None
+    quality: float | None = None  # None from a service older than quality scores
+    quality_factors: dict[str, float] | None = None
 
     @property
     def area(self) -> float:
@@ -57,6 +60,8 @@ class Face:
             embedding=vector(payload["embedding"]),
             norm=payload["norm"],
             aligned=pybase64.b64decode(aligned) if isinstance(aligned, str) else aligned,
+            quality=payload.get("quality"),
+            quality_factors=payload.get("quality_factors"),
         )
 
 
