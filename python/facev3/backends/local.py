@@ -41,6 +41,8 @@ def providers(device: Device) -> list:
     get it."""
     import onnxruntime as ort
 
+    if device != "cpu" and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # the CUDA and cuDNN libraries of the nvidia-* wheels, where they are installed
     wanted = PROVIDERS[device]
     missing = [
         p if isinstance(p, str) else p[0]
