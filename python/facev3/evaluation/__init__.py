@@ -1,0 +1,2 @@
+"""Evaluating an embedder on labelled photos: reading the labelled sets (labelled). Used by
+`facev3 evaluate` and `facev3 calibrate`; nothing here runs a model."""
