@@ -3,6 +3,8 @@ brute-force oracles, and the self-contained HTML report."""
 
 import itertools
 import json
+import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,17 @@ import pytest
 
 from facev3.core.calibration import labelled_photos
 from facev3.evaluation.labelled import LabelledPhoto, LabelledSetError, load_labelled
+from facev3.evaluation.metrics import (
+    FAR_TARGETS,
+    FailedPhoto,
+    equal_error_rate,
+    evaluate,
+    operating_point,
+    roc_auc,
+    roc_curve,
+    score_stats,
+    tar_at_far,
+)
 from tests.support.photos import photo_path
 
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
@@ -203,3 +216,173 @@ def test_scored_pairs_are_the_dot_products_of_pairs_whose_photos_both_have_a_vec
         pair_set.scored(vectors, np.ones(3))
     with pytest.raises(ValueError, match=r"expected vectors \(3, D\) and found \(3,\)"):
         pair_set.scored(vectors[:2], np.ones(2, bool))
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def scored_pairs(seed: int, n_same: int, n_different: int, decimals: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping same/different cosines, rounded so that ties happen (within and across kinds)."""
+    rng = np.random.default_rng(seed)
+    cosines = np.concatenate([rng.normal(0.5, 0.15, n_same), rng.normal(0.2, 0.15, n_different)]).round(decimals)
+    same = np.arange(n_same + n_different) < n_same
+    order = rng.permutation(same.size)
+    return cosines[order], same[order]
+
+
+def rates(cosines, same, threshold) -> tuple[float, float]:
+    """(FAR, TAR) of accepting cosine >= threshold, counted one pair at a time."""
+    accepted_different = sum(c >= threshold for c, s in zip(cosines, same, strict=True) if not s)
+    accepted_same = sum(c >= threshold for c, s in zip(cosines, same, strict=True) if s)
+    return accepted_different / sum(not s for s in same), accepted_same / sum(same)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_roc_has_a_point_per_distinct_score_counted_pair_by_pair(seed):
+    cosines, same = scored_pairs(seed, 40, 70)
+    roc = roc_curve(cosines, same)
+    distinct = sorted(set(cosines.tolist()), reverse=True)
+    assert roc.thresholds.tolist() == [math.inf, *distinct]
+    assert (roc.far[0], roc.tar[0], roc.far[-1], roc.tar[-1]) == (0, 0, 1, 1)
+    for threshold, far, tar in zip(roc.thresholds[1:], roc.far[1:], roc.tar[1:], strict=True):
+        assert (far, tar) == pytest.approx(rates(cosines, same, threshold))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_roc_auc_is_the_mann_whitney_statistic_counted_over_every_same_different_couple(seed):
+    cosines, same = scored_pairs(seed, 50, 80, decimals=1)  # coarse rounding: many ties
+    wins = sum(
+        1.0 if s > d else 0.5 if s == d else 0.0
+        for s, d in itertools.product(cosines[same].tolist(), cosines[~same].tolist())
+    )
+    assert roc_auc(roc_curve(cosines, same)) == pytest.approx(wins / (same.sum() * (~same).sum()), abs=1e-12)
+
+
+def test_separated_scores_have_auc_one_and_eer_zero_and_reversed_ones_auc_zero():
+    cosines = np.array([0.9, 0.8, 0.3, 0.2])
+    same = np.array([True, True, False, False])
+    assert roc_auc(roc_curve(cosines, same)) == 1 and equal_error_rate(roc_curve(cosines, same))[0] == 0
+    assert roc_auc(roc_curve(cosines, ~same)) == 0 and equal_error_rate(roc_curve(cosines, ~same))[0] == 1
+
+
+def test_eer_of_mirrored_uniform_scores_is_the_overlap_share_at_the_midpoint():
+    # different: 600 evenly spaced cosines over (0, 0.6); same: the same shifted by 0.4. Mirrored
+    # about 0.5, so FAR = FRR there: 100 of 600 different pairs lie above it, 100 same below.
+    steps = (np.arange(600) + 0.5) / 600
+    cosines = np.concatenate([0.6 * steps, 0.4 + 0.6 * steps])
+    same = np.arange(1200) >= 600
+    eer, threshold = equal_error_rate(roc_curve(cosines, same))
+    assert eer == pytest.approx(1 / 6, abs=1e-12) and 0.4995 <= threshold <= 0.5005
+
+
+def test_eer_of_two_equal_width_gaussians_is_the_normal_tail_at_the_midpoint():
+    # same ~ N(0.6, 0.1), different ~ N(0.2, 0.1): FAR = FRR at 0.4, two standard deviations from each.
+    rng = np.random.default_rng(7)
+    cosines = np.concatenate([rng.normal(0.6, 0.1, 200_000), rng.normal(0.2, 0.1, 200_000)])
+    same = np.arange(cosines.size) < 200_000
+    eer, threshold = equal_error_rate(roc_curve(cosines, same))
+    assert eer == pytest.approx(0.5 * math.erfc(2 / math.sqrt(2)), abs=1.5e-3)
+    assert threshold == pytest.approx(0.4, abs=3e-3)
+
+
+def test_eer_between_two_roc_points_is_interpolated_on_both_rate_and_threshold():
+    # At 0.8: FAR 1/2, FRR 2/3; at 0.7: FAR 1/2, FRR 1/3. FAR - FRR goes -1/6 -> +1/6: halfway.
+    cosines = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    same = np.array([True, False, True, True, False])
+    eer, threshold = equal_error_rate(roc_curve(cosines, same))
+    assert eer == pytest.approx(0.5) and threshold == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_eer_lies_between_the_best_min_and_the_best_max_of_far_and_frr_over_thresholds(seed):
+    cosines, same = scored_pairs(seed, 15 + 7 * seed, 40 - 3 * seed, decimals=1)
+    bounds = [rates(cosines, same, t) for t in [math.inf, *set(cosines.tolist())]]
+    eer, threshold = equal_error_rate(roc_curve(cosines, same))
+    assert max(min(far, 1 - tar) for far, tar in bounds) - 1e-12 <= eer
+    assert eer <= min(max(far, 1 - tar) for far, tar in bounds) + 1e-12
+    assert cosines.min() <= threshold <= cosines.max()
+
+
+@pytest.mark.parametrize(("seed", "target"), [(0, 1e-2), (1, 1e-2), (2, 2e-2), (3, 5e-2), (4, 1e-1)])
+def test_tar_at_far_is_the_best_tar_of_any_threshold_within_the_target(seed, target):
+    cosines, same = scored_pairs(seed, 60, 100 + 50 * seed)
+    candidates = [rates(cosines, same, t) for t in [math.inf, *set(cosines.tolist())]]
+    best = max(tar for far, tar in candidates if far <= target)
+    point = tar_at_far(cosines, same, target)
+    assert point.measurable and point.reason is None and point.far_target == target
+    assert point.tar == pytest.approx(best) and point.far <= target
+    assert (point.far, point.tar) == pytest.approx(rates(cosines, same, point.threshold))
+
+
+def test_tar_at_far_on_a_hand_checked_set():
+    # 100 different pairs, FAR 1e-2 lets one be accepted: 0.95 is, 0.85 is not. Same pairs above
+    # 0.85: 0.99, 0.9 and the 0.85 tie is not (so 2 of 4).
+    cosines = np.array([0.99, 0.9, 0.85, 0.5, 0.95, 0.85, *np.linspace(0.0, 0.8, 98)])
+    same = np.array([True] * 4 + [False] * 100)
+    point = tar_at_far(cosines, same, 1e-2)
+    assert (point.tar, point.far) == (0.5, 0.01) and 0.85 < point.threshold < 0.850001
+
+
+@pytest.mark.parametrize("target", FAR_TARGETS)
+def test_a_far_target_is_measurable_only_with_at_least_its_inverse_in_different_pairs(target):
+    needed = round(1 / target)
+    for n_different, measurable in ((needed - 1, False), (needed, True)):
+        cosines = np.linspace(-0.3, 0.5, n_different + 3)
+        same = np.arange(cosines.size) >= n_different  # the 3 highest are same pairs
+        point = tar_at_far(cosines, same, target)
+        assert point.measurable is measurable
+        if measurable:
+            assert point.tar == 1 and point.far == pytest.approx(1 / n_different)
+        else:
+            assert (point.tar, point.far, point.threshold) == (None, None, None)
+            assert point.reason == f"needs >= {needed} different pairs, has {n_different}"
+
+
+def test_the_operating_point_counts_decisions_pair_by_pair():
+    cosines, same = scored_pairs(11, 30, 90)
+    point = operating_point(cosines, same, 0.35)
+    right = sum((c >= 0.35) == s for c, s in zip(cosines, same, strict=True))
+    assert point.accuracy == pytest.approx(right / cosines.size)
+    assert (point.far, point.tar) == pytest.approx(rates(cosines, same, 0.35)) and point.threshold == 0.35
+
+
+def test_score_statistics_agree_with_the_statistics_module():
+    values = np.random.default_rng(3).normal(0.3, 0.2, 501)
+    stats = score_stats(values)
+    quantiles = statistics.quantiles(values.tolist(), n=100, method="inclusive")
+    assert stats.count == 501 and (stats.min, stats.max) == (values.min(), values.max())
+    assert stats.mean == pytest.approx(statistics.fmean(values.tolist()), abs=1e-12)
+    assert stats.std == pytest.approx(statistics.pstdev(values.tolist()), abs=1e-12)
+    assert (stats.p1, stats.p50, stats.p99) == pytest.approx((quantiles[0], quantiles[49], quantiles[98]), abs=1e-12)
+
+
+def test_evaluate_gathers_every_metric_and_its_dict_is_strict_json(tmp_path):
+    cosines, same = scored_pairs(4, 200, 1500)
+    failed = [(tmp_path / "a.jpg", "no face")]
+    evaluation = evaluate(cosines.astype(np.float32), same, 0.35, 0.9, failed, pairs_skipped=7)
+    roc = roc_curve(cosines.astype(np.float32), same)
+    assert evaluation.roc_auc == roc_auc(roc) and (evaluation.eer, evaluation.eer_threshold) == equal_error_rate(roc)
+    assert evaluation.failed == (FailedPhoto(str(tmp_path / "a.jpg"), "no face"),)
+    assert [point.measurable for point in evaluation.tar_at_far] == [True, True, False]
+    document = json.loads(json.dumps(evaluation.to_dict(), allow_nan=False))
+    assert document["pairs"] == {"same": 200, "different": 1500, "skipped": 7}
+    assert document["tar_at_far"][2]["reason"] == "needs >= 10000 different pairs, has 1500"
+    assert document["failed"] == [{"path": str(tmp_path / "a.jpg"), "reason": "no face"}]
+    assert document["at_threshold"]["threshold"] == 0.35 and document["coverage"] == 0.9
+    assert list(document["same_scores"]) == ["count", "mean", "std", "min", "max", "p1", "p50", "p99"]
+    assert document["same_scores"]["count"] == 200 and document["different_scores"]["count"] == 1500
+
+
+@pytest.mark.parametrize(
+    ("cosines", "same", "error", "message"),
+    [
+        ([0.1, 0.9], [0, 1], TypeError, "same must be a bool array"),
+        ([1, 9], [False, True], TypeError, "cosines must be a float array"),
+        ([0.1, 0.9], [True, True], ValueError, "needs both same and different pairs"),
+        ([0.1, math.nan], [False, True], ValueError, "cosines must be finite"),
+        ([0.1, 0.9, 0.5], [False, True], ValueError, "must be 1-D of one length"),
+    ],
+)
+def test_unusable_scores_are_refused_with_what_to_fix(cosines, same, error, message):
+    with pytest.raises(error, match=message):
+        evaluate(np.array(cosines), np.array(same), 0.5, 1.0, [])
