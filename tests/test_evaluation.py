@@ -1,10 +1,14 @@
 """Evaluation on labelled photos: the three labelled-set forms, the verification metrics against
 brute-force oracles, and the self-contained HTML report."""
 
+import base64
+import html
 import itertools
 import json
 import math
+import re
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,7 @@ from facev3.evaluation.metrics import (
     score_stats,
     tar_at_far,
 )
+from facev3.evaluation.report import write_html
 from tests.support.photos import photo_path
 
 SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
@@ -386,3 +391,56 @@ def test_evaluate_gathers_every_metric_and_its_dict_is_strict_json(tmp_path):
 def test_unusable_scores_are_refused_with_what_to_fix(cosines, same, error, message):
     with pytest.raises(error, match=message):
         evaluate(np.array(cosines), np.array(same), 0.5, 1.0, [])
+
+
+# --- HTML report -----------------------------------------------------------------------------------
+
+
+def test_the_html_report_is_one_offline_page_with_both_plots_the_numbers_and_the_failed_photos(tmp_path):
+    cosines, same = scored_pairs(9, 300, 2000, decimals=4)
+    failed = [(tmp_path / "people" / "x<y>.jpg", "no face"), ("people/broken.png", "corrupt_image")]
+    evaluation = evaluate(cosines, same, 0.36, 0.95, failed, pairs_skipped=12)
+    page_path = tmp_path / "report.html"
+    write_html(evaluation, page_path, "SFace on <my> photos")
+    page = page_path.read_text(encoding="utf-8")
+
+    images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page)
+    assert len(images) == 2 and page.count("<img") == 2
+    assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
+    assert not re.search(r"https?://", page, re.IGNORECASE) and "<script" not in page
+    assert "<title>SFace on &lt;my&gt; photos</title>" in page and "<my>" not in page
+
+    point = evaluation.at_threshold
+    for number in (
+        f"{evaluation.roc_auc:.4f}",
+        f"{100 * evaluation.eer:.2f} % at cosine {evaluation.eer_threshold:.4f}",
+        f"{100 * point.accuracy:.2f} %",
+        f"{100 * point.tar:.2f} %",
+        f"{100 * point.far:.2f} %",
+        f"{evaluation.same_scores.p50:.4f}",
+        f"{evaluation.different_scores.p99:.4f}",
+    ):
+        assert number in page
+    for target in evaluation.tar_at_far:
+        row = f"<tr><td class=n>{target.far_target:g}</td>"
+        assert row + (f"<td class=n>{100 * target.tar:.2f} %</td>" if target.measurable else "") in page
+    assert "needs &gt;= 10000 different pairs, has 2000" in page and page.count("not measurable") == 1
+    assert html.escape(str(tmp_path / "people" / "x<y>.jpg")) in page and "corrupt_image" in page
+    assert "300 same and 2000 different pairs (12 left out" in page
+
+
+def test_a_report_without_failures_says_every_photo_gave_a_face(tmp_path):
+    cosines, same = scored_pairs(10, 20, 30)
+    write_html(evaluate(cosines, same, 0.3, 1.0, []), tmp_path / "report.html", "small")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Photos without a face (0)" in page and "every photo gave a face" in page
+    assert page.count("not measurable") == 3 and "needs &gt;= 100 different pairs, has 30" in page
+
+
+def test_without_matplotlib_the_report_names_the_extra_to_install(tmp_path, monkeypatch):
+    for module in ("matplotlib", "matplotlib.backends.backend_agg", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, module, None)
+    cosines, same = scored_pairs(10, 20, 30)
+    with pytest.raises(ImportError, match=r"pip install 'facev3\[eval\]'"):
+        write_html(evaluate(cosines, same, 0.3, 1.0, []), tmp_path / "report.html", "small")
+    assert not (tmp_path / "report.html").exists()
