@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from facev3.core.calibration import fit_platt
+from facev3.evaluation.calibration import fit_platt
 
 
 def test_fit_recovers_the_generating_logistic():

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -70,3 +71,21 @@ def test_compare_can_use_centerface(capsys):
     ]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["match"] is True
+
+
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+
+
+def test_evaluate_writes_the_report_and_the_numbers(tmp_path, capsys):
+    report, numbers = tmp_path / "report.html", tmp_path / "numbers.json"
+    assert main(["evaluate", str(SHARED_FACES), "--report", str(report), "--json", str(numbers)]) == 0
+    result = json.loads(numbers.read_text())
+    assert result["coverage"] == 1.0 and result["roc_auc"] > 0.99 and result["pairs"]["same"] >= 20
+    assert "not measurable" in capsys.readouterr().out  # 229 different pairs cannot measure FAR 1e-3
+    assert report.read_text().count("data:image/png;base64,") == 2
+
+
+def test_a_labelled_set_mistake_is_one_line(tmp_path, capsys):
+    (tmp_path / "only_one").mkdir()
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

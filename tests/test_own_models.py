@@ -161,3 +161,22 @@ def test_a_wrong_manifest_stops_the_start_naming_the_field(tmp_path, edit, field
     manifest.write_text(text.replace(*edit, 1))
     with pytest.raises(ManifestError, match=rf"{manifest}: {field}: "):
         bootstrap.build_api(Settings(embedder=str(manifest)))
+
+
+def test_calibrate_fits_the_1024_d_embedder_and_the_service_then_uses_it(tmp_path, sface_faces):
+    """The projection keeps SFace's cosines, so the fit on the shared photos is SFace's."""
+    from facev3.cli import main
+
+    manifest = models.sface_1024(tmp_path)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+    assert main(["calibrate", str(shared), "--embedder", str(manifest), "--write", str(manifest)]) == 0
+    fitted, sface = load_manifest(manifest).spec.calibration, registry.load("sface").spec.calibration
+    assert fitted.threshold == pytest.approx(sface.threshold, abs=1e-3) and fitted.scale == pytest.approx(
+        sface.scale, rel=1e-2
+    )
+    assert "# A test embedder derived from SFace" in manifest.read_text()  # the rest of the file kept
+    api = bootstrap.build_api(Settings(embedder=str(manifest)))
+    try:
+        check_1024_d_service(api, sface_faces)
+    finally:
+        api.close()

@@ -13,10 +13,10 @@ from facev3.backends import local
 from facev3.backends.local import LocalBackend
 from facev3.config import Settings
 from facev3.core import detection
-from facev3.core.calibration import labelled_photos, pair_cosines
 from facev3.core.errors import BackendUnavailable
 from facev3.core.pipeline import EmbedOptions, Pipeline
 from facev3.core.ports import embed_crops
+from facev3.evaluation.labelled import PairSet, load_labelled
 from facev3.models import files, registry
 from tests.support.photos import photo_path
 
@@ -30,10 +30,10 @@ def pipeline() -> Pipeline:
 
 
 @pytest.fixture(scope="module")
-def labelled() -> list[tuple[str, Path]]:
-    """Single-person photos with an identity from ../shared/data/faces."""
+def labelled() -> PairSet:
+    """Single-person photos with an identity from ../shared/data/faces, and their pairs."""
     assert (SHARED_FACES / "MANIFEST.json").is_file(), f"the shared photo set is missing: {SHARED_FACES}"
-    return labelled_photos(SHARED_FACES)
+    return load_labelled(SHARED_FACES)
 
 
 def test_group_photo_yields_six_faces(pipeline):
@@ -50,12 +50,12 @@ def test_group_photo_yields_six_faces(pipeline):
 
 
 def test_every_labelled_photo_yields_its_face_and_pairs_fall_on_the_right_side(pipeline, labelled):
-    results, _ = pipeline.run([path.read_bytes() for _, path in labelled])
+    results, _ = pipeline.run([photo.path.read_bytes() for photo in labelled.photos])
     assert all(r.error is None and r.faces for r in results), [
-        str(p) for (_, p), r in zip(labelled, results, strict=True) if not r.faces
+        str(p.path) for p, r in zip(labelled.photos, results, strict=True) if not r.faces
     ]
     vectors = np.array([r.largest_face().embedding for r in results])
-    cosines, same = pair_cosines([identity for identity, _ in labelled], vectors)
+    cosines, same, _ = labelled.scored(vectors, np.ones(len(vectors), bool))
     assert same.sum() >= 20 and (~same).sum() >= 200
     assert cosines[same].min() > SFACE_CALIBRATION.threshold > cosines[~same].max()
 
@@ -221,7 +221,7 @@ def test_centerface_finds_the_six_faces_of_the_group_photo(centerface_pipeline):
 
 
 def test_centerface_faces_embed_like_yunet_faces_and_keep_identities_apart(pipeline, centerface_pipeline, labelled):
-    data = [path.read_bytes() for _, path in labelled]
+    data = [photo.path.read_bytes() for photo in labelled.photos]
     yunet_results, _ = pipeline.run(data)
     centerface_results, _ = centerface_pipeline.run(data)
     faces = [r.largest_face() for r in centerface_results]
@@ -232,5 +232,5 @@ def test_centerface_faces_embed_like_yunet_faces_and_keep_identities_apart(pipel
         # CenterFace puts the mouth corners lower than YuNet: same face, close points.
         assert np.linalg.norm(ours.landmarks - reference.landmarks, axis=1).max() < 0.35 * inter_ocular
         assert float(ours.embedding @ reference.embedding) > 0.85
-    cosines, same = pair_cosines([identity for identity, _ in labelled], np.array([f.embedding for f in faces]))
+    cosines, same, _ = labelled.scored(np.array([f.embedding for f in faces]), np.ones(len(faces), bool))
     assert cosines[same].min() > SFACE_CALIBRATION.threshold > cosines[~same].max()

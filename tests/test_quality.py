@@ -10,9 +10,9 @@ import pytest
 
 from facev3 import bootstrap
 from facev3.config import Settings
-from facev3.core.calibration import labelled_photos
 from facev3.core.pipeline import EmbedOptions
 from facev3.core.quality import quality, sharpness
+from facev3.evaluation.labelled import manifest_photos
 from facev3.models import registry
 from tests.support.photos import photo_path
 
@@ -53,7 +53,7 @@ def test_sharpness_is_the_laplacian_variance_of_the_crops_centre():
 
 
 def test_degraded_copies_of_the_labelled_photos_score_lower(pipeline):
-    photos = [cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB) for _, path in labelled_photos(SHARED_FACES)]
+    photos = [cv2.cvtColor(cv2.imread(str(p.path)), cv2.COLOR_BGR2RGB) for p in manifest_photos(SHARED_FACES)]
     kinds = {
         "original": lambda image: image,
         "tiny": lambda image: cv2.resize(image, None, fx=0.08, fy=0.08, interpolation=cv2.INTER_AREA),

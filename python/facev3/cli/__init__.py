@@ -5,15 +5,24 @@ the models, and run a local tritonserver. Each command lives in its own module w
 import argparse
 import sys
 
-from facev3.cli import compare, embed, models, serve, triton
+from facev3.cli import calibrate, compare, embed, evaluate, models, serve, triton
 from facev3.config import SettingsError
 from facev3.core.errors import BackendUnavailable, ModelUnavailable
+from facev3.evaluation.labelled import LabelledSetError
 from facev3.models.manifest import ManifestError
 from facev3.tritonserver.launcher import TritonStartError
 
-USER_MISTAKES = (SettingsError, ManifestError, ModelUnavailable, BackendUnavailable, TritonStartError, OSError)
+USER_MISTAKES = (
+    SettingsError,
+    ManifestError,
+    LabelledSetError,
+    ModelUnavailable,
+    BackendUnavailable,
+    TritonStartError,
+    OSError,
+)
 
-COMMANDS = (embed, compare, serve, models, triton)
+COMMANDS = (embed, compare, evaluate, calibrate, serve, models, triton)
 
 
 def main(argv: list[str] | None = None) -> int:

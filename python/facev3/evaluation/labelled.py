@@ -127,8 +127,7 @@ def folder_photos(root: Path) -> list[LabelledPhoto]:
 
 def manifest_photos(root: Path) -> list[LabelledPhoto]:
     """The single-person photos with an identity listed in root/MANIFEST.json, in its order; rescaled
-    near-duplicates are left out (they would count one photo twice). Same rule as
-    facev3.core.calibration.labelled_photos."""
+    near-duplicates are left out (they would count one photo twice)."""
     manifest = root / MANIFEST_NAME
     try:
         document = json.loads(manifest.read_text(encoding="utf-8"))

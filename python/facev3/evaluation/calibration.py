@@ -7,32 +7,9 @@ weighted to half the total, so score 0.5 means "as likely same as different" wha
 pairs: a face search sees far more different than same pairs, and that ratio is the caller's.
 """
 
-import itertools
-import json
-from pathlib import Path
-
 import numpy as np
 
-from facev3.core.scoring import Calibration
-
-
-def labelled_photos(root: Path) -> list[tuple[str, Path]]:
-    """(identity, path) of the single-person photos listed in root/MANIFEST.json, rescaled
-    near-duplicates left out (they would count one photo twice)."""
-    manifest = json.loads((root / "MANIFEST.json").read_text())["images"]
-    return [
-        (entry["identity"], root / entry["file"])
-        for entry in manifest
-        if entry.get("identity") and "near-duplicate" not in entry.get("note", "")
-    ]
-
-
-def pair_cosines(identities: list[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine and same-identity flag of every pair of unit vectors."""
-    pairs = list(itertools.combinations(range(len(identities)), 2))
-    cosines = np.array([vectors[i] @ vectors[j] for i, j in pairs])
-    same = np.array([identities[i] == identities[j] for i, j in pairs])
-    return cosines, same
+from facev3.core.models import Calibration
 
 
 def fit_platt(cosines: np.ndarray, same: np.ndarray, name: str, iterations: int = 100) -> Calibration:
