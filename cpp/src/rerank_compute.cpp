@@ -42,6 +42,9 @@ void check_squared_norm(float nn) {
 
 float clamp_unit(float x) { return std::min(1.0f, std::max(-1.0f, x)); }
 
+// How far ahead passes over the candidates prefetch, in bytes of rows (see dot_kernels.h).
+constexpr size_t kPrefetchBytes = 16 * 1024;
+
 // out[q * n + i] = cosine(queries[q], candidates[i]); |c|^2 comes fused with the first query's dot.
 void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
     const auto &k = dot_kernels();
@@ -52,10 +55,11 @@ void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
         inv_query_norm[q] = 1.0f / std::sqrt(nn);
     }
     const size_t n = candidates.count;
+    const size_t ahead = std::max<size_t>(1, kPrefetchBytes / (sizeof(float) * candidates.stride));
     for (size_t i = 0; i < n; ++i) {
         const float *c = candidates.row(i);
         float dot0, cc;
-        k.dot_and_norm(queries.row(0), c, candidates.dim, &dot0, &cc);
+        k.dot_and_norm(queries.row(0), c, candidates.dim, candidates.row(std::min(i + ahead, n - 1)), &dot0, &cc);
         check_squared_norm(cc);
         const float inv_c = 1.0f / std::sqrt(cc);
         out[i] = clamp_unit(dot0 * inv_query_norm[0] * inv_c);

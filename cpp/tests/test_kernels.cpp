@@ -24,8 +24,8 @@ static void test_dot_kernels(const facev3::DotKernels &k, std::mt19937 &rng) {
         std::vector<float> a(n), b(n);
         for (size_t i = 0; i < n; ++i) a[i] = gauss(rng), b[i] = gauss(rng);
         float dot_ref, bb_ref, dot, bb;
-        facev3::dot_and_norm_scalar(a.data(), b.data(), n, &dot_ref, &bb_ref);
-        k.dot_and_norm(a.data(), b.data(), n, &dot, &bb);
+        facev3::dot_and_norm_scalar(a.data(), b.data(), n, a.data(), &dot_ref, &bb_ref);
+        k.dot_and_norm(a.data(), b.data(), n, a.data(), &dot, &bb);
         const float tol = 1e-5f * static_cast<float>(n);
         check(std::fabs(dot - dot_ref) <= tol && std::fabs(bb - bb_ref) <= tol, k.name, n);
         check(std::fabs(k.dot(a.data(), b.data(), n) - dot_ref) <= tol, k.name, n);
