@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <utility>
+#include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "dot_kernels.h"
 #include "guarded.h"
+#include "tile_kernels.h"
 
 namespace {
 
@@ -40,32 +42,147 @@ void check_squared_norm(float nn) {
     if (nn <= 0.0f) fail(RERANK_ERR_ZERO_VECTOR);
 }
 
+// Fails with the status of the first zero or non-finite row.
+void check_rows(const Rows &rows) {
+    const auto &k = dot_kernels();
+    for (size_t i = 0; i < rows.count; ++i) check_squared_norm(k.dot(rows.row(i), rows.row(i), rows.dim));
+}
+
 float clamp_unit(float x) { return std::min(1.0f, std::max(-1.0f, x)); }
+
+// A tile of cosines handed to a sink: candidates [cand0, cand0 + cands) x queries
+// [query0, query0 + queries), candidate r and query j at scores[r * lanes + j]; best[j] is query
+// j's highest score in the tile.
+struct Tile {
+    const float *scores, *best;
+    size_t lanes, query0, queries, cand0, cands;
+    float score(size_t r, size_t j) const { return scores[r * lanes + j]; }
+};
 
 // How far ahead passes over the candidates prefetch, in bytes of rows (see dot_kernels.h).
 constexpr size_t kPrefetchBytes = 16 * 1024;
 
-// out[q * n + i] = cosine(queries[q], candidates[i]); |c|^2 comes fused with the first query's dot.
+// Candidates per block of the tiled scan: about 256 KiB of rows, which stay in L2 while every query
+// panel passes over them.
+size_t block_rows(size_t dim, size_t tile_rows) {
+    return std::max<size_t>(1, 256 * 1024 / (sizeof(float) * dim * tile_rows)) * tile_rows;
+}
+
+// The first float at or after p on a 64-byte boundary (buffers carry 15 floats of slack), so that
+// panel loads never straddle cache lines.
+template <class Float>
+Float *cache_aligned(Float *p) {
+    const auto misalignment = reinterpret_cast<std::uintptr_t>(p) % 64;
+    return misalignment ? p + (64 - misalignment) / sizeof(float) : p;
+}
+
+// Cosines of the queries with any range of candidates, computed tile by tile and handed to a sink
+// in ascending candidate order for each query; nothing of size queries x candidates is stored.
+// One query keeps the fused dot-and-norm pass over each candidate (memory bound, so already at
+// memory speed). Several are checked and packed once as unit-norm panels for the tile kernel
+// (O(queries * dim) floats), and each candidate block is read from memory once, by its norm pass,
+// then served from cache to every panel. run() is const and thread-safe, and each candidate's
+// score depends only on the query and the candidate, not on the range or thread that computed it.
+class CosineScan {
+  public:
+    CosineScan(const Rows &queries, const Rows &candidates)
+        : queries_(queries), candidates_(candidates), kernel_(facev3::tile_kernel()) {
+        const auto &k = dot_kernels();
+        if (queries.count == 1) {
+            const float nn = k.dot(queries.row(0), queries.row(0), queries.dim);
+            check_squared_norm(nn);
+            inv_query_norm_ = 1.0f / std::sqrt(nn);
+            return;
+        }
+        const size_t lanes = kernel_.lanes, dim = queries.dim;
+        panels_.resize((queries.count + lanes - 1) / lanes * dim * lanes + 15);
+        float *packed = cache_aligned(panels_.data());
+        for (size_t q = 0; q < queries.count; ++q) {
+            const float *x = queries.row(q);
+            const float nn = k.dot(x, x, dim);
+            check_squared_norm(nn);
+            const float inv = 1.0f / std::sqrt(nn);
+            float *dst = packed + q / lanes * dim * lanes + q % lanes;
+            for (size_t j = 0; j < dim; ++j) dst[j * lanes] = x[j] * inv;
+        }
+    }
+
+    template <class Sink>
+    void run(size_t begin, size_t end, Sink &&sink) const {
+        if (queries_.count == 1) run_one(begin, end, sink);
+        else run_tiles(begin, end, sink);
+    }
+
+  private:
+    template <class Sink>
+    void run_one(size_t begin, size_t end, Sink &sink) const {
+        const auto &k = dot_kernels();
+        const float *query = queries_.row(0);
+        float scores[256];
+        for (size_t b = begin; b < end; b += 256) {
+            const size_t count = std::min<size_t>(256, end - b);
+            float best = -1.0f;
+            for (size_t i = b; i < b + count; ++i) {
+                float dot, cc;
+                k.dot_and_norm(query, candidates_.row(i), candidates_.dim, row_ahead(i), &dot, &cc);
+                check_squared_norm(cc);
+                scores[i - b] = clamp_unit(dot * inv_query_norm_ * (1.0f / std::sqrt(cc)));
+                best = std::max(best, scores[i - b]);
+            }
+            sink(Tile{scores, &best, 1, 0, 1, b, count});
+        }
+    }
+
+    template <class Sink>
+    void run_tiles(size_t begin, size_t end, Sink &sink) const {
+        const auto &k = dot_kernels();
+        const size_t rows = kernel_.rows, lanes = kernel_.lanes, dim = candidates_.dim;
+        const size_t block = block_rows(dim, rows);
+        const float *packed = cache_aligned(panels_.data());
+        std::vector<float> inv_norms(block), scores((rows + 1) * lanes);
+        std::vector<const float *> tile_rows(rows);
+        for (size_t b = begin; b < end; b += block) {
+            const size_t block_end = std::min(end, b + block);
+            for (size_t i = b; i < block_end; ++i) {
+                const float *c = candidates_.row(i);
+                float cc_again, cc;  // the fused kernel for its prefetching; <c, c> comes twice
+                k.dot_and_norm(c, c, dim, row_ahead(i), &cc_again, &cc);
+                check_squared_norm(cc);
+                inv_norms[i - b] = 1.0f / std::sqrt(cc);
+            }
+            for (size_t q0 = 0; q0 < queries_.count; q0 += lanes) {
+                const float *panel = packed + q0 * dim;
+                for (size_t i = b; i < block_end; i += rows) {
+                    const size_t count = std::min(rows, block_end - i);
+                    for (size_t r = 0; r < rows; ++r)  // a short tile repeats its last row
+                        tile_rows[r] = candidates_.row(i + std::min(r, count - 1));
+                    kernel_.cosines(tile_rows.data(), panel, dim, &inv_norms[i - b], scores.data());
+                    const size_t queries = std::min(lanes, queries_.count - q0);
+                    sink(Tile{scores.data(), scores.data() + rows * lanes, lanes, q0, queries, i, count});
+                }
+            }
+        }
+    }
+
+    // The row kPrefetchBytes after row i, or the last: what a pass at row i asks the cache for.
+    const float *row_ahead(size_t i) const {
+        const size_t rows = std::max<size_t>(1, kPrefetchBytes / (sizeof(float) * candidates_.stride));
+        return candidates_.row(std::min(i + rows, candidates_.count - 1));
+    }
+
+    Rows queries_, candidates_;
+    const facev3::TileKernel &kernel_;
+    float inv_query_norm_ = 0.0f;   // one query
+    std::vector<float> panels_;     // several: unit queries, lanes at a time, dim x lanes each
+};
+
+// out[q * n + i] = cosine(queries[q], candidates[i]).
 void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
-    const auto &k = dot_kernels();
-    std::vector<float> inv_query_norm(queries.count);
-    for (size_t q = 0; q < queries.count; ++q) {
-        float nn = k.dot(queries.row(q), queries.row(q), queries.dim);
-        check_squared_norm(nn);
-        inv_query_norm[q] = 1.0f / std::sqrt(nn);
-    }
     const size_t n = candidates.count;
-    const size_t ahead = std::max<size_t>(1, kPrefetchBytes / (sizeof(float) * candidates.stride));
-    for (size_t i = 0; i < n; ++i) {
-        const float *c = candidates.row(i);
-        float dot0, cc;
-        k.dot_and_norm(queries.row(0), c, candidates.dim, candidates.row(std::min(i + ahead, n - 1)), &dot0, &cc);
-        check_squared_norm(cc);
-        const float inv_c = 1.0f / std::sqrt(cc);
-        out[i] = clamp_unit(dot0 * inv_query_norm[0] * inv_c);
-        for (size_t q = 1; q < queries.count; ++q)
-            out[q * n + i] = clamp_unit(k.dot(queries.row(q), c, candidates.dim) * inv_query_norm[q] * inv_c);
-    }
+    CosineScan(queries, candidates).run(0, n, [out, n](const Tile &t) {
+        for (size_t j = 0; j < t.queries; ++j)
+            for (size_t r = 0; r < t.cands; ++r) out[(t.query0 + j) * n + t.cand0 + r] = t.score(r, j);
+    });
 }
 
 void check_calibration(const rerank_calibration *cal) {
@@ -281,6 +398,15 @@ int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_di
         const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
         if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
         if (out_scores == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        // Nothing may reach out_scores before every row has passed its check: either a first pass
+        // checks them (n x dim floats read) or the scores go to scratch, copied at the end
+        // (queries x n floats written twice); whichever moves fewer bytes.
+        if (q.count > c.dim) {
+            check_rows(q);
+            check_rows(c);
+            cosine_matrix(q, c, out_scores);
+            return;
+        }
         std::vector<float> scores(q.count * c.count);
         cosine_matrix(q, c, scores.data());
         std::copy(scores.begin(), scores.end(), out_scores);

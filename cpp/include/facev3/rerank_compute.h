@@ -1,17 +1,21 @@
 /* librerank_compute: cosine scoring, calibration and re-ranking of face embeddings.
  *
- * Plain C ABI, no global state except the SIMD kernel chosen once at load; every function is
+ * Plain C ABI, no global state except the SIMD kernels chosen once at load; every function is
  * thread-safe and returns a rerank_status (0 = RERANK_OK). Nothing is written to the outputs
  * unless the call succeeds.
  *
  * Layout: matrices are row-major float32. A row stride (in floats, >= dim) lets callers pass rows
- * of a larger buffer; the inner dimension is always contiguous. Inputs are never copied,
- * normalized in place or modified.
+ * of a larger buffer; the inner dimension is always contiguous. Inputs are never normalized in
+ * place or modified, and candidates never copied (several queries are packed once, see cosine).
  *
  * Formulas
- *   cosine(q, c)   = <q, c> / (|q| |c|). One pass over each candidate accumulates <q, c> and
- *                    |c|^2 together (float32, 4x8 FMA lanes on AVX2, scalar otherwise); no
- *                    normalized copy is made. Results are clamped to [-1, 1].
+ *   cosine(q, c)   = <q, c> / (|q| |c|), clamped to [-1, 1], float32. One query: one pass over
+ *                    each candidate accumulates <q, c> and |c|^2 together (4x8 FMA lanes on
+ *                    AVX2, scalar otherwise). Several queries: each is divided by its norm once,
+ *                    into a packed copy (O(queries x dim)); tiles of candidates x queries
+ *                    accumulate each <q/|q|, c> in one float lane, 64 dims at a time (the
+ *                    error bound below), then multiply by 1/|c|.
+ *                    Candidates are never copied or normalized.
  *   score(s)       = 1 / (1 + exp(-scale * (s - threshold)))   (logistic calibration)
  *                    threshold is the model's operating point, so score = 0.5 exactly there.
  *   match          = score >= match_threshold   (0.5 means "at the operating point")
@@ -93,7 +97,9 @@ const char *rerank_status_message(int status);
 void rerank_default_options(rerank_options *options);
 
 /* Cosine of each of n_queries queries with each of n_candidates candidates.
- * out_scores: n_queries x n_candidates, row-major, contiguous. */
+ * out_scores: n_queries x n_candidates, row-major, contiguous.
+ * One query takes the fused one-pass kernel, several the tiled one (see cosine above), so a
+ * query's scores may differ in the last bits between the two (|difference| < 1e-6). */
 int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
                          const float *candidates, size_t n_candidates, size_t candidate_dim,
                          size_t candidate_stride, float *out_scores);
