@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -183,6 +184,138 @@ void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
         for (size_t j = 0; j < t.queries; ++j)
             for (size_t r = 0; r < t.cands; ++r) out[(t.query0 + j) * n + t.cand0 + r] = t.score(r, j);
     });
+}
+
+// ---- streaming top-k --------------------------------------------------------------------------
+
+struct Hit {
+    float score;
+    int64_t id;
+};
+
+// Higher score first, then lower candidate index; branch-free, for select_best.
+bool better(float score, int64_t id, float than_score, int64_t than_id) {
+    return (score > than_score) | ((score == than_score) & (id < than_id));
+}
+
+// Moves the best k of the n hits (scores[i], ids[i]) to the front, in no order, and returns the
+// k-th best score (1 <= k <= n); tmp_scores and tmp_ids hold n each. Quickselect with a partition
+// that writes every hit to both ends of tmp and advances one end, instead of branching or
+// swapping in place: on near-random scores a branch mispredicts half the time, and in-place
+// swaps reload what the previous step stored at a data-dependent address. Pivots are the median
+// of three pseudo-random picks, so no input order is slow by design.
+float select_best(float *scores, int64_t *ids, size_t n, size_t k, float *tmp_scores, int64_t *tmp_ids) {
+    auto is_better = [scores, ids](size_t a, size_t b) { return better(scores[a], ids[a], scores[b], ids[b]); };
+    uint64_t random = 0x9E3779B97F4A7C15u;
+    size_t lo = 0, hi = n;  // [0, lo) are in the best k, [hi, n) are not
+    while (hi - lo > 1) {
+        size_t pick[3];
+        for (size_t &p : pick) {
+            random = random * 6364136223846793005u + 1442695040888963407u;
+            p = lo + static_cast<size_t>(random >> 33) % (hi - lo);
+        }
+        if (is_better(pick[1], pick[0])) std::swap(pick[0], pick[1]);
+        if (is_better(pick[2], pick[1])) std::swap(pick[1], pick[2]);
+        if (is_better(pick[1], pick[0])) std::swap(pick[0], pick[1]);
+        const size_t last = hi - 1;
+        std::swap(scores[pick[1]], scores[last]);
+        std::swap(ids[pick[1]], ids[last]);
+        const float pivot_score = scores[last];
+        const int64_t pivot_id = ids[last];
+        size_t front = lo, back = hi;
+        for (size_t i = lo; i < last; ++i) {
+            const bool wins = better(scores[i], ids[i], pivot_score, pivot_id);
+            tmp_scores[front] = tmp_scores[back - 1] = scores[i];
+            tmp_ids[front] = tmp_ids[back - 1] = ids[i];
+            front += wins;
+            back -= !wins;
+        }
+        tmp_scores[front] = pivot_score;
+        tmp_ids[front] = pivot_id;
+        std::copy(tmp_scores + lo, tmp_scores + hi, scores + lo);
+        std::copy(tmp_ids + lo, tmp_ids + hi, ids + lo);
+        if (front == k - 1) return pivot_score;
+        if (front > k - 1) hi = front;
+        else lo = front + 1;
+    }
+    return scores[lo];
+}
+
+// The best k hits of each query, as a CosineScan sink. Candidates arrive in ascending index order,
+// so a score equal to the k-th best loses its tie, and only scores above the query's threshold
+// are kept: appended to the query's buffer of 2k; a full buffer is cut back to its best k and the
+// k-th best score becomes the threshold. A query whose best score in a tile is not above its
+// threshold costs one comparison for the whole tile. Memory: queries x 2k hits.
+class TopK {
+  public:
+    TopK(size_t queries, size_t k)
+        : k_(k), scores_(queries * 2 * k), ids_(queries * 2 * k), count_(queries), threshold_(queries, -INFINITY),
+          tmp_scores_(2 * k), tmp_ids_(2 * k) {}
+
+    void operator()(const Tile &t) {
+        for (size_t j = 0; j < t.queries; ++j) {
+            const size_t q = t.query0 + j;
+            if (!(t.best[j] > threshold_[q])) continue;
+            float *scores = &scores_[q * 2 * k_];
+            int64_t *ids = &ids_[q * 2 * k_];
+            size_t count = count_[q];
+            float threshold = threshold_[q];
+            for (size_t r = 0; r < t.cands; ++r) {
+                // Branch-free append: the slot past the kept hits is written, kept or not.
+                const float score = t.score(r, j);
+                scores[count] = score;
+                ids[count] = static_cast<int64_t>(t.cand0 + r);
+                count += score > threshold;
+                if (count == 2 * k_) {
+                    threshold = select_best(scores, ids, count, k_, tmp_scores_.data(), tmp_ids_.data());
+                    count = k_;
+                }
+            }
+            count_[q] = count;
+            threshold_[q] = threshold;
+        }
+    }
+
+    // Appends query q's best min(k, hits) hits to out, in no particular order.
+    void append_hits(size_t q, std::vector<Hit> &out) {
+        float *scores = &scores_[q * 2 * k_];
+        int64_t *ids = &ids_[q * 2 * k_];
+        const size_t count = std::min(count_[q], k_);
+        if (count_[q] > k_) select_best(scores, ids, count_[q], k_, tmp_scores_.data(), tmp_ids_.data());
+        for (size_t i = 0; i < count; ++i) out.push_back(Hit{scores[i], ids[i]});
+    }
+
+  private:
+    size_t k_;
+    std::vector<float> scores_;
+    std::vector<int64_t> ids_;
+    std::vector<size_t> count_;
+    std::vector<float> threshold_, tmp_scores_;
+    std::vector<int64_t> tmp_ids_;
+};
+
+// Calls work(t) for t in [0, threads): on threads - 1 new threads and this one. Every started
+// thread is joined before returning, even when starting another one throws.
+template <class Work>
+void run_threads(size_t threads, const Work &work) {
+    std::vector<std::thread> started;
+    started.reserve(threads - 1);
+    struct JoinAll {
+        std::vector<std::thread> &threads;
+        ~JoinAll() {
+            for (auto &t : threads) t.join();
+        }
+    } join_all{started};
+    for (size_t t = 1; t < threads; ++t) started.emplace_back(work, t);
+    work(0);
+}
+
+// n_threads, 0 meaning one per hardware thread, and at most one per kMinRowsPerThread candidates
+// so that small searches do not pay for threads they cannot use.
+size_t thread_count(size_t n_threads, size_t n_candidates) {
+    constexpr size_t kMinRowsPerThread = 1024;
+    const size_t wanted = n_threads ? n_threads : std::max(1u, std::thread::hardware_concurrency());
+    return std::max<size_t>(1, std::min(wanted, (n_candidates + kMinRowsPerThread - 1) / kMinRowsPerThread));
 }
 
 void check_calibration(const rerank_calibration *cal) {
@@ -410,6 +543,43 @@ int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_di
         std::vector<float> scores(q.count * c.count);
         cosine_matrix(q, c, scores.data());
         std::copy(scores.begin(), scores.end(), out_scores);
+    });
+}
+
+int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
+                  const float *candidates, size_t n_candidates, size_t candidate_dim, size_t candidate_stride,
+                  size_t k, size_t n_threads, int64_t *out_ids, float *out_scores) {
+    return guarded([&] {
+        const Rows q = checked_rows(queries, n_queries, query_dim, query_stride);
+        const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
+        if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
+        if (out_ids == nullptr || out_scores == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        if (k == 0) fail(RERANK_ERR_BAD_PARAMETER);
+        const CosineScan scan(q, c);
+        const size_t kept = std::min(k, c.count), threads = thread_count(n_threads, c.count);
+        // Each thread scans a contiguous range of candidates into its own top-k: every candidate
+        // is read from memory once whatever the number of queries, and ranges in thread order
+        // make the lowest-numbered failing thread's status the one a single thread would return.
+        std::vector<TopK> best(threads, TopK(q.count, kept));
+        std::vector<int> status(threads, RERANK_OK);
+        run_threads(threads, [&](size_t t) {
+            status[t] = guarded([&] { scan.run(c.count * t / threads, c.count * (t + 1) / threads, best[t]); });
+        });
+        for (int s : status)
+            if (s != RERANK_OK) fail(static_cast<rerank_status>(s));
+
+        std::vector<Hit> merged;
+        merged.reserve(threads * kept);
+        for (size_t i = 0; i < q.count; ++i) {
+            merged.clear();
+            for (TopK &b : best) b.append_hits(i, merged);
+            std::sort(merged.begin(), merged.end(),
+                      [](const Hit &a, const Hit &b) { return better(a.score, a.id, b.score, b.id); });
+            for (size_t r = 0; r < k; ++r) {
+                out_ids[i * k + r] = r < kept ? merged[r].id : -1;
+                out_scores[i * k + r] = r < kept ? merged[r].score : -INFINITY;
+            }
+        }
     });
 }
 
