@@ -10,7 +10,9 @@ run only with FACEV3_BENCH_FULL=1. Peak memory of MEMORY_CASE: how far the resid
 fresh subprocess whose inputs are already built, so every allocation counts (numpy's, faiss's and
 facev3's native ones alike). ru_maxrss would not do: Linux carries it over from the forking
 parent, here pytest holding every case's arrays.
-Needs requirements/bench.txt (faiss-cpu, threadpoolctl)."""
+On a machine shared with other work, wall time counts the time slices lost to it (here half the
+one-thread runs got under 0.9 of a core, see extra_info cores_used): time the 1-thread groups with
+--benchmark-timer=time.process_time there. Needs requirements/bench.txt (faiss-cpu, threadpoolctl)."""
 
 import os
 import subprocess
