@@ -116,19 +116,19 @@ FloatRows float_rows(const py::array &a, const char *name, bool allow_vector) {
 }
 
 template <class T>
-T *output(std::optional<py::array> &out, const char *dtype_name, const std::vector<py::ssize_t> &shape) {
+T *output(std::optional<py::array> &out, const char *name, const char *dtype_name, const std::vector<py::ssize_t> &shape) {
     if (!out) {
         out = py::array_t<T>(shape);
         return static_cast<T *>(out->mutable_data());
     }
     py::array &a = *out;
-    require_dtype<T>(a, "out", dtype_name);
-    if (!a.writeable()) raise_input_error("bad_layout", "out must be writeable");
-    if (!(a.flags() & py::array::c_style)) raise_input_error("bad_layout", "out must be C-contiguous");
+    require_dtype<T>(a, name, dtype_name);
+    if (!a.writeable()) raise_input_error("bad_layout", std::string(name) + " must be writeable");
+    if (!(a.flags() & py::array::c_style)) raise_input_error("bad_layout", std::string(name) + " must be C-contiguous");
     if (a.ndim() != static_cast<py::ssize_t>(shape.size()) || !std::equal(shape.begin(), shape.end(), a.shape())) {
         std::string expected = "(";
         for (size_t i = 0; i < shape.size(); ++i) expected += (i ? ", " : "") + std::to_string(shape[i]);
-        bad_shape("out", expected + (shape.size() == 1 ? ",)" : ")"), a);
+        bad_shape(name, expected + (shape.size() == 1 ? ",)" : ")"), a);
     }
     return static_cast<T *>(a.mutable_data());
 }
@@ -136,8 +136,8 @@ T *output(std::optional<py::array> &out, const char *dtype_name, const std::vect
 py::array cosine_scores(const py::array &queries, const py::array &candidates, std::optional<py::array> out) {
     const FloatRows q = float_rows(queries, "queries", true), c = float_rows(candidates, "candidates", false);
     const bool single = queries.ndim() == 1;
-    float *dst = single ? output<float>(out, "float32", {static_cast<py::ssize_t>(c.rows)})
-                        : output<float>(out, "float32", {static_cast<py::ssize_t>(q.rows), static_cast<py::ssize_t>(c.rows)});
+    float *dst = single ? output<float>(out, "out", "float32", {static_cast<py::ssize_t>(c.rows)})
+                        : output<float>(out, "out", "float32", {static_cast<py::ssize_t>(q.rows), static_cast<py::ssize_t>(c.rows)});
     int status;
     {
         py::gil_scoped_release release;
@@ -145,6 +145,29 @@ py::array cosine_scores(const py::array &queries, const py::array &candidates, s
     }
     check_rerank(status);
     return *out;
+}
+
+// One query (dim,) gives (k,) outputs, like cosine_scores gives (n,); (q, dim) gives (q, k).
+py::tuple search(const py::array &queries, const py::array &candidates, py::ssize_t k,
+                 std::optional<py::ssize_t> threads, std::optional<py::array> out_ids,
+                 std::optional<py::array> out_scores) {
+    const FloatRows q = float_rows(queries, "queries", true), c = float_rows(candidates, "candidates", false);
+    if (k < 1) raise_input_error("bad_parameter", "k must be >= 1, got " + std::to_string(k));
+    if (threads && *threads < 0)
+        raise_input_error("bad_parameter",
+                          "threads must be >= 0 (0: one per hardware thread), got " + std::to_string(*threads));
+    std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(q.rows), k};
+    if (queries.ndim() == 1) shape.erase(shape.begin());
+    int64_t *ids = output<int64_t>(out_ids, "out_ids", "int64", shape);
+    float *scores = output<float>(out_scores, "out_scores", "float32", shape);
+    int status;
+    {
+        py::gil_scoped_release release;
+        status = rerank_search(q.data, q.rows, q.dim, q.stride, c.data, c.rows, c.dim, c.stride, static_cast<size_t>(k),
+                               threads ? static_cast<size_t>(*threads) : 1, ids, scores);
+    }
+    check_rerank(status);
+    return py::make_tuple(*out_ids, *out_scores);
 }
 
 struct RerankResult {
@@ -203,7 +226,7 @@ py::array merge_embeddings(const py::array &embeddings, std::optional<py::array>
         w = wr.data;
     }
     const auto dim = static_cast<py::ssize_t>(e.dim);
-    float *dst = grouped ? output<float>(out, "float32", {groups, dim}) : output<float>(out, "float32", {dim});
+    float *dst = grouped ? output<float>(out, "out", "float32", {groups, dim}) : output<float>(out, "out", "float32", {dim});
     int status;
     {
         py::gil_scoped_release release;
@@ -229,7 +252,7 @@ py::array concat_embeddings(const std::vector<py::array> &parts, bool renormaliz
         dims.push_back(p.dim);
         strides.push_back(p.stride);
     }
-    float *dst = output<float>(out, "float32", {static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(total)});
+    float *dst = output<float>(out, "out", "float32", {static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(total)});
     int status;
     {
         py::gil_scoped_release release;
@@ -257,8 +280,8 @@ py::array estimate_similarity(const py::array &src, std::optional<py::array> dst
     if (dst && (dst->ndim() != 2 || dst_points != n_points)) bad_shape("dst", "(" + std::to_string(n_points) + ", 2)", *dst);
     if (!dst && n_points != ALIGN_N_LANDMARKS) bad_shape("src", "(5, 2) or (n, 5, 2) for the ArcFace template", src);
     std::optional<py::array> out;
-    float *m = src.ndim() == 3 ? output<float>(out, "float32", {static_cast<py::ssize_t>(n_sets), 2, 3})
-                               : output<float>(out, "float32", {2, 3});
+    float *m = src.ndim() == 3 ? output<float>(out, "out", "float32", {static_cast<py::ssize_t>(n_sets), 2, 3})
+                               : output<float>(out, "out", "float32", {2, 3});
     int status = ALIGN_OK;
     {
         py::gil_scoped_release release;
@@ -279,7 +302,7 @@ py::array align_faces(const py::array &image, const py::array &landmarks, bool s
         bad_shape("landmarks", "(n, 5, 2)", landmarks);
     if (!(landmarks.flags() & py::array::c_style)) raise_input_error("bad_layout", "landmarks must be C-contiguous");
     const py::ssize_t n = landmarks.shape(0);
-    uint8_t *dst = output<uint8_t>(out, "uint8", {n, ALIGN_OUTPUT_SIZE, ALIGN_OUTPUT_SIZE, 3});
+    uint8_t *dst = output<uint8_t>(out, "out", "uint8", {n, ALIGN_OUTPUT_SIZE, ALIGN_OUTPUT_SIZE, 3});
     const auto *img = static_cast<const uint8_t *>(image.data());
     const auto *lm = static_cast<const float *>(landmarks.data());
     const auto h = static_cast<size_t>(image.shape(0)), w = static_cast<size_t>(image.shape(1));
@@ -325,6 +348,13 @@ PYBIND11_MODULE(_native, m) {
           "Cosine similarity of queries (dim,) or (q, dim) with candidates (n, dim), float32 with contiguous\n"
           "rows (any row stride). Returns (n,) or (q, n) float32, written into out when given.\n"
           "Raises InputError on NaN/inf, zero vectors, n == 0 or a dimension mismatch.");
+    m.def("search", &search, py::arg("queries"), py::arg("candidates"), py::arg("k"), py::kw_only(),
+          py::arg("threads") = py::none(), py::arg("out_ids") = py::none(), py::arg("out_scores") = py::none(),
+          "The k candidates (n, dim) of highest cosine with each query (dim,) or (q, dim), float32 with\n"
+          "contiguous rows (any row stride), without a q x n matrix. Returns (ids int64, scores float32),\n"
+          "each (k,) or (q, k), best first, equal scores by lower index; when k > n the last k - n slots\n"
+          "hold id -1 and score -inf. threads: None or 1 runs on the calling thread, 0 one per hardware\n"
+          "thread; results do not depend on it. Written into out_ids / out_scores when given.");
     m.def("rerank", &rerank, py::arg("query"), py::arg("candidates"), py::kw_only(), py::arg("calibration_threshold"),
           py::arg("calibration_scale"), py::arg("method") = "cosine", py::arg("match_threshold") = 0.5f,
           py::arg("top_k") = py::none(), py::arg("k1") = 20, py::arg("k2") = 6, py::arg("lambda_value") = 0.3f,

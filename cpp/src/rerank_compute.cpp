@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <utility>
+#include <cstdint>
 #include <numeric>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "dot_kernels.h"
 #include "guarded.h"
+#include "tile_kernels.h"
 
 namespace {
 
@@ -40,28 +43,279 @@ void check_squared_norm(float nn) {
     if (nn <= 0.0f) fail(RERANK_ERR_ZERO_VECTOR);
 }
 
+// Fails with the status of the first zero or non-finite row.
+void check_rows(const Rows &rows) {
+    const auto &k = dot_kernels();
+    for (size_t i = 0; i < rows.count; ++i) check_squared_norm(k.dot(rows.row(i), rows.row(i), rows.dim));
+}
+
 float clamp_unit(float x) { return std::min(1.0f, std::max(-1.0f, x)); }
 
-// out[q * n + i] = cosine(queries[q], candidates[i]); |c|^2 comes fused with the first query's dot.
+// A tile of cosines handed to a sink: candidates [cand0, cand0 + cands) x queries
+// [query0, query0 + queries), candidate r and query j at scores[r * lanes + j]; best[j] is query
+// j's highest score in the tile.
+struct Tile {
+    const float *scores, *best;
+    size_t lanes, query0, queries, cand0, cands;
+    float score(size_t r, size_t j) const { return scores[r * lanes + j]; }
+};
+
+// How far ahead passes over the candidates prefetch, in bytes of rows (see dot_kernels.h).
+constexpr size_t kPrefetchBytes = 16 * 1024;
+
+// Candidates per block of the tiled scan: about 256 KiB of rows, which stay in L2 while every query
+// panel passes over them.
+size_t block_rows(size_t dim, size_t tile_rows) {
+    return std::max<size_t>(1, 256 * 1024 / (sizeof(float) * dim * tile_rows)) * tile_rows;
+}
+
+// The first float at or after p on a 64-byte boundary (buffers carry 15 floats of slack), so that
+// panel loads never straddle cache lines.
+template <class Float>
+Float *cache_aligned(Float *p) {
+    const auto misalignment = reinterpret_cast<std::uintptr_t>(p) % 64;
+    return misalignment ? p + (64 - misalignment) / sizeof(float) : p;
+}
+
+// Cosines of the queries with any range of candidates, computed tile by tile and handed to a sink
+// in ascending candidate order for each query; nothing of size queries x candidates is stored.
+// One query keeps the fused dot-and-norm pass over each candidate (memory bound, so already at
+// memory speed). Several are checked and packed once as unit-norm panels for the tile kernel
+// (O(queries * dim) floats), and each candidate block is read from memory once, by its norm pass,
+// then served from cache to every panel. run() is const and thread-safe, and each candidate's
+// score depends only on the query and the candidate, not on the range or thread that computed it.
+class CosineScan {
+  public:
+    CosineScan(const Rows &queries, const Rows &candidates)
+        : queries_(queries), candidates_(candidates), kernel_(facev3::tile_kernel()) {
+        const auto &k = dot_kernels();
+        if (queries.count == 1) {
+            const float nn = k.dot(queries.row(0), queries.row(0), queries.dim);
+            check_squared_norm(nn);
+            inv_query_norm_ = 1.0f / std::sqrt(nn);
+            return;
+        }
+        const size_t lanes = kernel_.lanes, dim = queries.dim;
+        panels_.resize((queries.count + lanes - 1) / lanes * dim * lanes + 15);
+        float *packed = cache_aligned(panels_.data());
+        for (size_t q = 0; q < queries.count; ++q) {
+            const float *x = queries.row(q);
+            const float nn = k.dot(x, x, dim);
+            check_squared_norm(nn);
+            const float inv = 1.0f / std::sqrt(nn);
+            float *dst = packed + q / lanes * dim * lanes + q % lanes;
+            for (size_t j = 0; j < dim; ++j) dst[j * lanes] = x[j] * inv;
+        }
+    }
+
+    template <class Sink>
+    void run(size_t begin, size_t end, Sink &&sink) const {
+        if (queries_.count == 1) run_one(begin, end, sink);
+        else run_tiles(begin, end, sink);
+    }
+
+  private:
+    template <class Sink>
+    void run_one(size_t begin, size_t end, Sink &sink) const {
+        const auto &k = dot_kernels();
+        const float *query = queries_.row(0);
+        float scores[256];
+        for (size_t b = begin; b < end; b += 256) {
+            const size_t count = std::min<size_t>(256, end - b);
+            float best = -1.0f;
+            for (size_t i = b; i < b + count; ++i) {
+                float dot, cc;
+                k.dot_and_norm(query, candidates_.row(i), candidates_.dim, row_ahead(i), &dot, &cc);
+                check_squared_norm(cc);
+                scores[i - b] = clamp_unit(dot * inv_query_norm_ * (1.0f / std::sqrt(cc)));
+                best = std::max(best, scores[i - b]);
+            }
+            sink(Tile{scores, &best, 1, 0, 1, b, count});
+        }
+    }
+
+    template <class Sink>
+    void run_tiles(size_t begin, size_t end, Sink &sink) const {
+        const auto &k = dot_kernels();
+        const size_t rows = kernel_.rows, lanes = kernel_.lanes, dim = candidates_.dim;
+        const size_t block = block_rows(dim, rows);
+        const float *packed = cache_aligned(panels_.data());
+        std::vector<float> inv_norms(block), scores((rows + 1) * lanes);
+        std::vector<const float *> tile_rows(rows);
+        for (size_t b = begin; b < end; b += block) {
+            const size_t block_end = std::min(end, b + block);
+            for (size_t i = b; i < block_end; ++i) {
+                const float *c = candidates_.row(i);
+                float cc_again, cc;  // the fused kernel for its prefetching; <c, c> comes twice
+                k.dot_and_norm(c, c, dim, row_ahead(i), &cc_again, &cc);
+                check_squared_norm(cc);
+                inv_norms[i - b] = 1.0f / std::sqrt(cc);
+            }
+            for (size_t q0 = 0; q0 < queries_.count; q0 += lanes) {
+                const float *panel = packed + q0 * dim;
+                for (size_t i = b; i < block_end; i += rows) {
+                    const size_t count = std::min(rows, block_end - i);
+                    for (size_t r = 0; r < rows; ++r)  // a short tile repeats its last row
+                        tile_rows[r] = candidates_.row(i + std::min(r, count - 1));
+                    kernel_.cosines(tile_rows.data(), panel, dim, &inv_norms[i - b], scores.data());
+                    const size_t queries = std::min(lanes, queries_.count - q0);
+                    sink(Tile{scores.data(), scores.data() + rows * lanes, lanes, q0, queries, i, count});
+                }
+            }
+        }
+    }
+
+    // The row kPrefetchBytes after row i, or the last: what a pass at row i asks the cache for.
+    const float *row_ahead(size_t i) const {
+        const size_t rows = std::max<size_t>(1, kPrefetchBytes / (sizeof(float) * candidates_.stride));
+        return candidates_.row(std::min(i + rows, candidates_.count - 1));
+    }
+
+    Rows queries_, candidates_;
+    const facev3::TileKernel &kernel_;
+    float inv_query_norm_ = 0.0f;   // one query
+    std::vector<float> panels_;     // several: unit queries, lanes at a time, dim x lanes each
+};
+
+// out[q * n + i] = cosine(queries[q], candidates[i]).
 void cosine_matrix(const Rows &queries, const Rows &candidates, float *out) {
-    const auto &k = dot_kernels();
-    std::vector<float> inv_query_norm(queries.count);
-    for (size_t q = 0; q < queries.count; ++q) {
-        float nn = k.dot(queries.row(q), queries.row(q), queries.dim);
-        check_squared_norm(nn);
-        inv_query_norm[q] = 1.0f / std::sqrt(nn);
-    }
     const size_t n = candidates.count;
-    for (size_t i = 0; i < n; ++i) {
-        const float *c = candidates.row(i);
-        float dot0, cc;
-        k.dot_and_norm(queries.row(0), c, candidates.dim, &dot0, &cc);
-        check_squared_norm(cc);
-        const float inv_c = 1.0f / std::sqrt(cc);
-        out[i] = clamp_unit(dot0 * inv_query_norm[0] * inv_c);
-        for (size_t q = 1; q < queries.count; ++q)
-            out[q * n + i] = clamp_unit(k.dot(queries.row(q), c, candidates.dim) * inv_query_norm[q] * inv_c);
+    CosineScan(queries, candidates).run(0, n, [out, n](const Tile &t) {
+        for (size_t j = 0; j < t.queries; ++j)
+            for (size_t r = 0; r < t.cands; ++r) out[(t.query0 + j) * n + t.cand0 + r] = t.score(r, j);
+    });
+}
+
+// ---- streaming top-k --------------------------------------------------------------------------
+
+struct Hit {
+    float score;
+    int64_t id;
+};
+
+// Higher score first, then lower candidate index; branch-free, for select_best.
+bool better(float score, int64_t id, float than_score, int64_t than_id) {
+    return (score > than_score) | ((score == than_score) & (id < than_id));
+}
+
+// Moves the best k of the n hits (scores[i], ids[i]) to the front, in no order, and returns the
+// k-th best score (1 <= k <= n); tmp_scores and tmp_ids hold n each. Quickselect with a partition
+// that writes every hit to both ends of tmp and advances one end, instead of branching or
+// swapping in place: on near-random scores a branch mispredicts half the time, and in-place
+// swaps reload what the previous step stored at a data-dependent address. Pivots are the median
+// of three pseudo-random picks, so no input order is slow by design.
+float select_best(float *scores, int64_t *ids, size_t n, size_t k, float *tmp_scores, int64_t *tmp_ids) {
+    auto is_better = [scores, ids](size_t a, size_t b) { return better(scores[a], ids[a], scores[b], ids[b]); };
+    uint64_t random = 0x9E3779B97F4A7C15u;
+    size_t lo = 0, hi = n;  // [0, lo) are in the best k, [hi, n) are not
+    while (hi - lo > 1) {
+        size_t pick[3];
+        for (size_t &p : pick) {
+            random = random * 6364136223846793005u + 1442695040888963407u;
+            p = lo + static_cast<size_t>(random >> 33) % (hi - lo);
+        }
+        if (is_better(pick[1], pick[0])) std::swap(pick[0], pick[1]);
+        if (is_better(pick[2], pick[1])) std::swap(pick[1], pick[2]);
+        if (is_better(pick[1], pick[0])) std::swap(pick[0], pick[1]);
+        const size_t last = hi - 1;
+        std::swap(scores[pick[1]], scores[last]);
+        std::swap(ids[pick[1]], ids[last]);
+        const float pivot_score = scores[last];
+        const int64_t pivot_id = ids[last];
+        size_t front = lo, back = hi;
+        for (size_t i = lo; i < last; ++i) {
+            const bool wins = better(scores[i], ids[i], pivot_score, pivot_id);
+            tmp_scores[front] = tmp_scores[back - 1] = scores[i];
+            tmp_ids[front] = tmp_ids[back - 1] = ids[i];
+            front += wins;
+            back -= !wins;
+        }
+        tmp_scores[front] = pivot_score;
+        tmp_ids[front] = pivot_id;
+        std::copy(tmp_scores + lo, tmp_scores + hi, scores + lo);
+        std::copy(tmp_ids + lo, tmp_ids + hi, ids + lo);
+        if (front == k - 1) return pivot_score;
+        if (front > k - 1) hi = front;
+        else lo = front + 1;
     }
+    return scores[lo];
+}
+
+// The best k hits of each query, as a CosineScan sink. Candidates arrive in ascending index order,
+// so a score equal to the k-th best loses its tie, and only scores above the query's threshold
+// are kept: appended to the query's buffer of 2k; a full buffer is cut back to its best k and the
+// k-th best score becomes the threshold. A query whose best score in a tile is not above its
+// threshold costs one comparison for the whole tile. Memory: queries x 2k hits.
+class TopK {
+  public:
+    TopK(size_t queries, size_t k)
+        : k_(k), scores_(queries * 2 * k), ids_(queries * 2 * k), count_(queries), threshold_(queries, -INFINITY),
+          tmp_scores_(2 * k), tmp_ids_(2 * k) {}
+
+    void operator()(const Tile &t) {
+        for (size_t j = 0; j < t.queries; ++j) {
+            const size_t q = t.query0 + j;
+            if (!(t.best[j] > threshold_[q])) continue;
+            float *scores = &scores_[q * 2 * k_];
+            int64_t *ids = &ids_[q * 2 * k_];
+            size_t count = count_[q];
+            float threshold = threshold_[q];
+            for (size_t r = 0; r < t.cands; ++r) {
+                // Branch-free append: the slot past the kept hits is written, kept or not.
+                const float score = t.score(r, j);
+                scores[count] = score;
+                ids[count] = static_cast<int64_t>(t.cand0 + r);
+                count += score > threshold;
+                if (count == 2 * k_) {
+                    threshold = select_best(scores, ids, count, k_, tmp_scores_.data(), tmp_ids_.data());
+                    count = k_;
+                }
+            }
+            count_[q] = count;
+            threshold_[q] = threshold;
+        }
+    }
+
+    // Appends query q's best min(k, hits) hits to out, in no particular order.
+    void append_hits(size_t q, std::vector<Hit> &out) {
+        float *scores = &scores_[q * 2 * k_];
+        int64_t *ids = &ids_[q * 2 * k_];
+        const size_t count = std::min(count_[q], k_);
+        if (count_[q] > k_) select_best(scores, ids, count_[q], k_, tmp_scores_.data(), tmp_ids_.data());
+        for (size_t i = 0; i < count; ++i) out.push_back(Hit{scores[i], ids[i]});
+    }
+
+  private:
+    size_t k_;
+    std::vector<float> scores_;
+    std::vector<int64_t> ids_;
+    std::vector<size_t> count_;
+    std::vector<float> threshold_, tmp_scores_;
+    std::vector<int64_t> tmp_ids_;
+};
+
+// Calls work(t) for t in [0, threads): on threads - 1 new threads and this one. Every started
+// thread is joined before returning, even when starting another one throws.
+template <class Work>
+void run_threads(size_t threads, const Work &work) {
+    std::vector<std::thread> started;
+    started.reserve(threads - 1);
+    struct JoinAll {
+        std::vector<std::thread> &threads;
+        ~JoinAll() {
+            for (auto &t : threads) t.join();
+        }
+    } join_all{started};
+    for (size_t t = 1; t < threads; ++t) started.emplace_back(work, t);
+    work(0);
+}
+
+// n_threads, 0 meaning one per hardware thread, and at most one per kMinRowsPerThread candidates
+// so that small searches do not pay for threads they cannot use.
+size_t thread_count(size_t n_threads, size_t n_candidates) {
+    constexpr size_t kMinRowsPerThread = 1024;
+    const size_t wanted = n_threads ? n_threads : std::max(1u, std::thread::hardware_concurrency());
+    return std::max<size_t>(1, std::min(wanted, (n_candidates + kMinRowsPerThread - 1) / kMinRowsPerThread));
 }
 
 void check_calibration(const rerank_calibration *cal) {
@@ -277,9 +531,55 @@ int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_di
         const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
         if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
         if (out_scores == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        // Nothing may reach out_scores before every row has passed its check: either a first pass
+        // checks them (n x dim floats read) or the scores go to scratch, copied at the end
+        // (queries x n floats written twice); whichever moves fewer bytes.
+        if (q.count > c.dim) {
+            check_rows(q);
+            check_rows(c);
+            cosine_matrix(q, c, out_scores);
+            return;
+        }
         std::vector<float> scores(q.count * c.count);
         cosine_matrix(q, c, scores.data());
         std::copy(scores.begin(), scores.end(), out_scores);
+    });
+}
+
+int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
+                  const float *candidates, size_t n_candidates, size_t candidate_dim, size_t candidate_stride,
+                  size_t k, size_t n_threads, int64_t *out_ids, float *out_scores) {
+    return guarded([&] {
+        const Rows q = checked_rows(queries, n_queries, query_dim, query_stride);
+        const Rows c = checked_rows(candidates, n_candidates, candidate_dim, candidate_stride);
+        if (q.dim != c.dim) fail(RERANK_ERR_DIM_MISMATCH);
+        if (out_ids == nullptr || out_scores == nullptr) fail(RERANK_ERR_NULL_POINTER);
+        if (k == 0) fail(RERANK_ERR_BAD_PARAMETER);
+        const CosineScan scan(q, c);
+        const size_t kept = std::min(k, c.count), threads = thread_count(n_threads, c.count);
+        // Each thread scans a contiguous range of candidates into its own top-k: every candidate
+        // is read from memory once whatever the number of queries, and ranges in thread order
+        // make the lowest-numbered failing thread's status the one a single thread would return.
+        std::vector<TopK> best(threads, TopK(q.count, kept));
+        std::vector<int> status(threads, RERANK_OK);
+        run_threads(threads, [&](size_t t) {
+            status[t] = guarded([&] { scan.run(c.count * t / threads, c.count * (t + 1) / threads, best[t]); });
+        });
+        for (int s : status)
+            if (s != RERANK_OK) fail(static_cast<rerank_status>(s));
+
+        std::vector<Hit> merged;
+        merged.reserve(threads * kept);
+        for (size_t i = 0; i < q.count; ++i) {
+            merged.clear();
+            for (TopK &b : best) b.append_hits(i, merged);
+            std::sort(merged.begin(), merged.end(),
+                      [](const Hit &a, const Hit &b) { return better(a.score, a.id, b.score, b.id); });
+            for (size_t r = 0; r < k; ++r) {
+                out_ids[i * k + r] = r < kept ? merged[r].id : -1;
+                out_scores[i * k + r] = r < kept ? merged[r].score : -INFINITY;
+            }
+        }
     });
 }
 

@@ -49,6 +49,84 @@ static void test_cosine_scores(void) {
     CHECK(rerank_version() == RERANK_COMPUTE_VERSION);
 }
 
+/* Deterministic pseudo-random floats in [-1, 1). */
+static float lcg_float(unsigned *state) {
+    *state = *state * 1664525u + 1013904223u;
+    return (float)(*state >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+static void test_search(void) {
+    /* Queries along x and y; candidates along x, y and twice the x/y diagonal (a tie), stride 4. */
+    const float queries[2 * 3] = {1, 0, 0, 0, 2, 0};
+    const float candidates[4 * 4] = {3, 0, 0, 99, 0, 5, 0, 99, 1, 1, 0, 99, 2, 2, 0, 99};
+    int64_t ids[2 * 5];
+    float scores[2 * 5];
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 3, 4, 2, 1, ids, scores) == RERANK_OK);
+    CHECK(ids[0] == 0 && ids[1] == 2); /* the tied diagonals: the lower index wins */
+    CHECK(ids[2] == 1 && ids[3] == 2);
+    CHECK_NEAR(scores[0], 1.0, 1e-6);
+    CHECK_NEAR(scores[1], sqrt(0.5), 1e-6);
+    CHECK_NEAR(scores[3], sqrt(0.5), 1e-6);
+
+    /* k > n: every candidate, then id -1 and score -inf. */
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 3, 4, 5, 1, ids, scores) == RERANK_OK);
+    CHECK(ids[0] == 0 && ids[1] == 2 && ids[2] == 3 && ids[3] == 1 && ids[4] == -1);
+    CHECK(isinf(scores[4]) && scores[4] < 0);
+    CHECK(ids[5] == 1 && ids[9] == -1);
+
+    const float zero[3] = {0, 0, 0}, with_nan[3] = {1, NAN, 0};
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 3, 4, 0, 1, ids, scores) == RERANK_ERR_BAD_PARAMETER);
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 3, 4, 2, 1, NULL, scores) == RERANK_ERR_NULL_POINTER);
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 3, 4, 2, 1, ids, NULL) == RERANK_ERR_NULL_POINTER);
+    CHECK(rerank_search(queries, 0, 3, 3, candidates, 4, 3, 4, 2, 1, ids, scores) == RERANK_ERR_EMPTY);
+    CHECK(rerank_search(queries, 2, 3, 3, candidates, 4, 2, 4, 2, 1, ids, scores) == RERANK_ERR_DIM_MISMATCH);
+    CHECK(rerank_search(queries, 2, 3, 2, candidates, 4, 3, 4, 2, 1, ids, scores) == RERANK_ERR_BAD_STRIDE);
+    CHECK(rerank_search(zero, 1, 3, 3, candidates, 4, 3, 4, 2, 1, ids, scores) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(rerank_search(queries, 2, 3, 3, with_nan, 1, 3, 3, 2, 1, ids, scores) == RERANK_ERR_NON_FINITE);
+}
+
+/* Several threads: the same results as one, and as the top of rerank_cosine_scores; a bad
+ * candidate gives the status of the lowest-index one, whichever thread meets it; failed calls
+ * leave the outputs alone. */
+static void test_search_threads(void) {
+    enum { Q = 7, N = 5000, D = 19, K = 9 };
+    float *queries = malloc(sizeof(float) * Q * D), *candidates = malloc(sizeof(float) * N * D);
+    float *all = malloc(sizeof(float) * Q * N);
+    unsigned state = 12345;
+    for (int i = 0; i < Q * D; ++i) queries[i] = lcg_float(&state);
+    for (int i = 0; i < N * D; ++i) candidates[i] = lcg_float(&state);
+    int64_t ids1[Q * K], ids3[Q * K], untouched[Q * K];
+    float scores1[Q * K], scores3[Q * K];
+    CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 1, ids1, scores1) == RERANK_OK);
+    CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_OK);
+    CHECK(memcmp(ids1, ids3, sizeof ids1) == 0 && memcmp(scores1, scores3, sizeof scores1) == 0);
+    CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 0, ids3, scores3) == RERANK_OK);
+    CHECK(memcmp(ids1, ids3, sizeof ids1) == 0);
+
+    CHECK(rerank_cosine_scores(queries, Q, D, D, candidates, N, D, D, all) == RERANK_OK);
+    for (int q = 0; q < Q; ++q) {
+        int above = 0; /* candidates strictly better than the k-th: fewer than K */
+        for (int i = 0; i < N; ++i) above += all[q * N + i] > scores1[q * K + K - 1];
+        CHECK(above < K);
+        for (int r = 0; r < K; ++r) {
+            CHECK_NEAR(all[q * N + ids1[q * K + r]], scores1[q * K + r], 0.0);
+            if (r > 0) CHECK(scores1[q * K + r - 1] >= scores1[q * K + r]);
+        }
+    }
+
+    memset(untouched, 0x5a, sizeof untouched);
+    memcpy(ids3, untouched, sizeof ids3);
+    candidates[4000 * D + 3] = NAN;
+    memset(candidates + 2000 * D, 0, sizeof(float) * D);
+    CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 1, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(rerank_search(queries, 1, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
+    CHECK(memcmp(ids3, untouched, sizeof ids3) == 0);
+    free(queries);
+    free(candidates);
+    free(all);
+}
+
 static void test_rerank_run(void) {
     /* cos(query, candidate i) = 0.9, 0.3, 0.6 in 2-D. */
     const float query[2] = {1, 0};
@@ -169,6 +247,8 @@ static void test_align(void) {
 
 int main(void) {
     test_cosine_scores();
+    test_search();
+    test_search_threads();
     test_rerank_run();
     test_merge();
     test_align();

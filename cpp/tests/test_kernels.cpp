@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../src/dot_kernels.h"
+#include "../src/tile_kernels.h"
 #include "../src/warp_kernels.h"
 
 static int failures = 0;
@@ -23,11 +24,40 @@ static void test_dot_kernels(const facev3::DotKernels &k, std::mt19937 &rng) {
         std::vector<float> a(n), b(n);
         for (size_t i = 0; i < n; ++i) a[i] = gauss(rng), b[i] = gauss(rng);
         float dot_ref, bb_ref, dot, bb;
-        facev3::dot_and_norm_scalar(a.data(), b.data(), n, &dot_ref, &bb_ref);
-        k.dot_and_norm(a.data(), b.data(), n, &dot, &bb);
+        facev3::dot_and_norm_scalar(a.data(), b.data(), n, a.data(), &dot_ref, &bb_ref);
+        k.dot_and_norm(a.data(), b.data(), n, a.data(), &dot, &bb);
         const float tol = 1e-5f * static_cast<float>(n);
         check(std::fabs(dot - dot_ref) <= tol && std::fabs(bb - bb_ref) <= tol, k.name, n);
         check(std::fabs(k.dot(a.data(), b.data(), n) - dot_ref) <= tol, k.name, n);
+    }
+}
+
+// A tile kernel against the scalar reference of its shape, on unit-norm queries and candidates
+// (so scores are cosines), including short tiles whose last row repeats, as the scan passes them.
+template <size_t Rows, size_t Lanes>
+static void test_tile_kernel(const facev3::TileKernel &k, std::mt19937 &rng) {
+    static_assert(Rows > 1);
+    std::normal_distribution<float> gauss;
+    for (size_t dim : {1, 7, 15, 17, 512, 513}) {
+        std::vector<float> rows(Rows * dim), panel(dim * Lanes), inv_norms(Rows);
+        for (auto &v : rows) v = gauss(rng);
+        for (auto &v : panel) v = gauss(rng);
+        for (size_t j = 0; j < Lanes; ++j) {
+            float nn = 0;
+            for (size_t i = 0; i < dim; ++i) nn += panel[i * Lanes + j] * panel[i * Lanes + j];
+            for (size_t i = 0; i < dim; ++i) panel[i * Lanes + j] /= std::sqrt(nn);
+        }
+        for (size_t r = 0; r < Rows; ++r) inv_norms[r] = 1.0f / std::sqrt(facev3::dot_scalar(&rows[r * dim], &rows[r * dim], dim));
+        for (size_t count : {size_t{1}, Rows - 1, Rows}) {
+            const float *row[Rows];
+            for (size_t r = 0; r < Rows; ++r) row[r] = &rows[std::min(r, count - 1) * dim];
+            std::vector<float> ref((Rows + 1) * Lanes), got((Rows + 1) * Lanes);
+            facev3::cosine_tile_scalar<Rows, Lanes>(row, panel.data(), dim, inv_norms.data(), ref.data());
+            k.cosines(row, panel.data(), dim, inv_norms.data(), got.data());
+            bool ok = true;
+            for (size_t i = 0; i < ref.size(); ++i) ok = ok && std::fabs(ref[i] - got[i]) <= 1e-5f && got[i] >= -1.0f && got[i] <= 1.0f;
+            check(ok, k.name, dim);
+        }
     }
 }
 
@@ -53,13 +83,17 @@ int main() {
     std::mt19937 rng(7);
     test_dot_kernels(facev3::kScalarKernels, rng);
     test_dot_kernels(facev3::dot_kernels(), rng);
+    test_tile_kernel<6, 16>(facev3::kScalarTile, rng);
 #if defined(__x86_64__) || defined(__i386__)
     if (facev3::cpu_has_avx2_fma()) test_dot_kernels(facev3::kAvx2Kernels, rng);
+    if (facev3::cpu_has_avx2_fma()) test_tile_kernel<6, 16>(facev3::kAvx2Tile, rng);
+    if (facev3::cpu_has_avx512f()) test_tile_kernel<12, 32>(facev3::kAvx512Tile, rng);
     if (facev3::cpu_has_sse41()) test_warp_kernel(facev3::warp_row_sse41, "warp_row_sse41", rng);
     if (facev3::cpu_has_avx2()) test_warp_kernel(facev3::warp_row_avx2, "warp_row_avx2", rng);
 #endif
     test_warp_kernel(facev3::warp_row_kernel(), "warp_row_kernel", rng);
     if (failures) return 1;
-    std::printf("kernels: dot=%s, all match the scalar reference\n", facev3::dot_kernels().name);
+    std::printf("kernels: dot=%s, tile=%s, all match the scalar reference\n", facev3::dot_kernels().name,
+                facev3::tile_kernel().name);
     return 0;
 }

@@ -28,6 +28,15 @@ def cosine_scores(
     *,
     out: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]: ...
+def search(
+    queries: npt.NDArray[np.float32],
+    candidates: npt.NDArray[np.float32],
+    k: int,
+    *,
+    threads: int | None = None,
+    out_ids: npt.NDArray[np.int64] | None = None,
+    out_scores: npt.NDArray[np.float32] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
 def rerank(
     query: npt.NDArray[np.float32],
     candidates: npt.NDArray[np.float32],

@@ -12,6 +12,7 @@ from facev3._native import (
     estimate_similarity,
     merge_embeddings,
     rerank,
+    search,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "estimate_similarity",
     "merge_embeddings",
     "rerank",
+    "search",
 ]

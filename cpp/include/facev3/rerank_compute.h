@@ -1,17 +1,21 @@
 /* librerank_compute: cosine scoring, calibration and re-ranking of face embeddings.
  *
- * Plain C ABI, no global state except the SIMD kernel chosen once at load; every function is
+ * Plain C ABI, no global state except the SIMD kernels chosen once at load; every function is
  * thread-safe and returns a rerank_status (0 = RERANK_OK). Nothing is written to the outputs
  * unless the call succeeds.
  *
  * Layout: matrices are row-major float32. A row stride (in floats, >= dim) lets callers pass rows
- * of a larger buffer; the inner dimension is always contiguous. Inputs are never copied,
- * normalized in place or modified.
+ * of a larger buffer; the inner dimension is always contiguous. Inputs are never normalized in
+ * place or modified, and candidates never copied (several queries are packed once, see cosine).
  *
  * Formulas
- *   cosine(q, c)   = <q, c> / (|q| |c|). One pass over each candidate accumulates <q, c> and
- *                    |c|^2 together (float32, 4x8 FMA lanes on AVX2, scalar otherwise); no
- *                    normalized copy is made. Results are clamped to [-1, 1].
+ *   cosine(q, c)   = <q, c> / (|q| |c|), clamped to [-1, 1], float32. One query: one pass over
+ *                    each candidate accumulates <q, c> and |c|^2 together (4x8 FMA lanes on
+ *                    AVX2, scalar otherwise). Several queries: each is divided by its norm once,
+ *                    into a packed copy (O(queries x dim)); tiles of candidates x queries
+ *                    accumulate each <q/|q|, c> in one float lane, 64 dims at a time (the
+ *                    error bound below), then multiply by 1/|c|.
+ *                    Candidates are never copied or normalized.
  *   score(s)       = 1 / (1 + exp(-scale * (s - threshold)))   (logistic calibration)
  *                    threshold is the model's operating point, so score = 0.5 exactly there.
  *   match          = score >= match_threshold   (0.5 means "at the operating point")
@@ -46,7 +50,8 @@
 extern "C" {
 #endif
 
-#define RERANK_COMPUTE_VERSION 1
+/* 2 added rerank_search (symbol version RERANK_COMPUTE_2); version 1 symbols are unchanged. */
+#define RERANK_COMPUTE_VERSION 2
 
 typedef enum rerank_status {
     RERANK_OK = 0,
@@ -93,10 +98,35 @@ const char *rerank_status_message(int status);
 void rerank_default_options(rerank_options *options);
 
 /* Cosine of each of n_queries queries with each of n_candidates candidates.
- * out_scores: n_queries x n_candidates, row-major, contiguous. */
+ * out_scores: n_queries x n_candidates, row-major, contiguous.
+ * One query takes the fused one-pass kernel, several the tiled one (see cosine above), so a
+ * query's scores may differ in the last bits between the two (|difference| < 1e-6). */
 int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
                          const float *candidates, size_t n_candidates, size_t candidate_dim,
                          size_t candidate_stride, float *out_scores);
+
+/* The k best candidates of each query by cosine, best first: the exact top-k of what
+ * rerank_cosine_scores returns, without a queries x candidates matrix.
+ *   out_ids     n_queries x k candidate indices, row-major, contiguous
+ *   out_scores  n_queries x k cosines in [-1, 1], matching out_ids
+ * Order: score descending, equal scores by candidate index ascending (also between duplicates).
+ * k >= 1, else RERANK_ERR_BAD_PARAMETER. When k > n_candidates, every candidate is returned and
+ * the last k - n_candidates slots of each row hold id -1 and score -inf (as faiss fills them).
+ * Kernel: queries are checked and packed once as unit vectors; candidates are read in blocks that
+ * stay in cache while tiles of candidates x queries (12 x 32 on AVX-512, 6 x 16 on AVX2+FMA,
+ * scalar otherwise) are scored and streamed into a per-query top-k. One query takes the fused
+ * one-pass kernel of rerank_cosine_scores instead. A candidate's score depends only on the query
+ * and the candidate, so results are identical for every n_threads.
+ * Threading: n_threads 0 means one per hardware thread, 1 runs on the calling thread; at most one
+ * thread per 1024 candidates. Each thread scans a contiguous range of candidates into its own
+ * top-k; the calling thread merges them.
+ * Memory beyond inputs and outputs: O(n_queries * (dim + n_threads * min(k, n_candidates))) and
+ * a few KiB per thread; never n_queries x n_candidates.
+ * Errors as rerank_cosine_scores; a zero or non-finite row gives the status a single thread would
+ * (queries first, then the lowest-index candidate). */
+int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size_t query_stride,
+                  const float *candidates, size_t n_candidates, size_t candidate_dim, size_t candidate_stride,
+                  size_t k, size_t n_threads, int64_t *out_ids, float *out_scores);
 
 /* score[i] = logistic calibration of similarity[i]; similarity and score may alias. */
 int rerank_calibrate(const float *similarity, size_t n, const rerank_calibration *calibration,
