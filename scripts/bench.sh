@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 name=${1:-native}
 shift || true
 mkdir -p bench/results docs/benchmarks
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements/bench.txt  # faiss, threadpoolctl
 .venv/bin/python -m pytest bench -q -p no:cacheprovider --benchmark-json="bench/results/$name.json" "$@"
 .venv/bin/python -m bench.report "bench/results/$name.json" | tee "docs/benchmarks/$name.md"

@@ -243,7 +243,16 @@ def test_alpha_query_expansion_matches_numpy(rng, k, alpha):
     query, candidates = clustered_embeddings(rng)
     result = _native.rerank(query, candidates, **CAL, method="qe", qe_k=k, qe_alpha=alpha)
     np.testing.assert_allclose(result.similarity, numpy_alpha_qe(query, candidates, k, alpha), atol=2e-6)
-    np.testing.assert_allclose(result.score, numpy_calibrated(result.similarity, 0.45, 12.0), atol=1e-6)
+    np.testing.assert_allclose(result.score, numpy_calibrated(result.cosine, 0.45, 12.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["cosine", "kreciprocal", "qe"])
+def test_whatever_the_method_score_and_match_are_the_calibrated_cosines_and_it_only_reorders(rng, method):
+    query, candidates = clustered_embeddings(rng)
+    result = _native.rerank(query, candidates, **CAL, method=method, match_threshold=0.6)
+    np.testing.assert_allclose(result.score, numpy_calibrated(result.cosine, 0.45, 12.0), atol=1e-6)
+    np.testing.assert_array_equal(result.match, result.score >= 0.6)
+    np.testing.assert_array_equal(result.order, np.lexsort((np.arange(len(candidates)), -result.similarity)))
 
 
 def test_query_expansion_ignores_neighbours_with_negative_cosine():

@@ -340,7 +340,7 @@ PYBIND11_MODULE(_native, m) {
         .def_readonly("order", &RerankResult::order, "int64 (k,): candidate indices, best first")
         .def_readonly("cosine", &RerankResult::cosine, "float32 (n,): raw cosine")
         .def_readonly("similarity", &RerankResult::similarity, "float32 (n,): similarity after the method")
-        .def_readonly("score", &RerankResult::score, "float32 (n,): calibrated 0-1 score")
+        .def_readonly("score", &RerankResult::score, "float32 (n,): calibrated 0-1 score of the cosine")
         .def_readonly("match", &RerankResult::match, "bool (n,): score >= match_threshold");
 
     m.def("cosine_scores", &cosine_scores, py::arg("queries"), py::arg("candidates"), py::kw_only(),

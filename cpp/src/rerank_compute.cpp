@@ -612,9 +612,11 @@ int rerank_run(const float *query, size_t query_dim, const float *candidates, si
             case RERANK_METHOD_QUERY_EXPANSION: query_expansion(query, c, cosine.data(), *options, similarity.data()); break;
             default: similarity = cosine;
         }
-        for (size_t i = 0; i < n; ++i) score[i] = calibrated(similarity[i], *calibration);
-        // Calibration is monotonic, so ordering by similarity orders by score and keeps ties
-        // that float rounding would create at saturated scores apart.
+        // The calibration was fitted on cosines, so only the calibrated cosine says "same person":
+        // a method's similarity (k-reciprocal, query expansion) reorders but never decides matches.
+        for (size_t i = 0; i < n; ++i) score[i] = calibrated(cosine[i], *calibration);
+        // Ordering by the raw similarity keeps apart ties that float rounding would create at
+        // saturated scores.
         const std::vector<int64_t> order = best_first(similarity.data(), n, std::min(top_k, n));
 
         if (out_cosine) std::copy(cosine.begin(), cosine.end(), out_cosine);

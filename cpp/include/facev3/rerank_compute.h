@@ -18,7 +18,9 @@
  *                    Candidates are never copied or normalized.
  *   score(s)       = 1 / (1 + exp(-scale * (s - threshold)))   (logistic calibration)
  *                    threshold is the model's operating point, so score = 0.5 exactly there.
- *   match          = score >= match_threshold   (0.5 means "at the operating point")
+ *   match          = score(cosine) >= match_threshold   (0.5 means "at the operating point"). The
+ *                    calibration is fitted on cosines, so whatever the method, score and match
+ *                    come from the calibrated cosine: a method's similarity only reorders.
  *   k-reciprocal   Zhong et al., "Re-ranking Person Re-identification with k-reciprocal
  *                  Encoding", CVPR 2017, over the set {query} U candidates:
  *                    d(i,j)   = |x_i/|x_i| - x_j/|x_j||^2 = 2 - 2 cos(i,j)
@@ -34,7 +36,8 @@
  *                  Cost O((N+1)^2 dim) time and O((N+1)^2) memory.
  *   alpha-QE       Radenovic et al., TPAMI 2018: q' = q/|q| + sum_{i in top qe_k, cos_i > 0}
  *                  cos_i^alpha c_i/|c_i|; similarity = cosine(q', c).
- *   order          indices by calibrated score, descending; equal scores by index, ascending.
+ *   order          indices by the method's similarity (the cosine for RERANK_METHOD_COSINE),
+ *                  descending; equal similarities by index, ascending.
  *
  * Numerical notes: float32 accumulation gives |error| < 1e-6 on unit-scale 1024-d vectors.
  * A NaN or inf anywhere in a row makes its |x|^2 non-finite, which is how RERANK_ERR_NON_FINITE
@@ -136,9 +139,9 @@ int rerank_calibrate(const float *similarity, size_t n, const rerank_calibration
  * Outputs (each n_candidates long, in candidate order, any may be NULL except out_order):
  *   out_cosine      raw cosine
  *   out_similarity  similarity after the method (equals the cosine for RERANK_METHOD_COSINE)
- *   out_score       calibrated score of the similarity
+ *   out_score       calibrated score of the cosine
  *   out_match       1 where score >= match_threshold, else 0
- * out_order receives min(top_k, n_candidates) candidate indices, best first. */
+ * out_order receives min(top_k, n_candidates) candidate indices, best first by similarity. */
 int rerank_run(const float *query, size_t query_dim, const float *candidates, size_t n_candidates,
                size_t candidate_dim, size_t candidate_stride, const rerank_calibration *calibration,
                const rerank_options *options, size_t top_k, float *out_cosine, float *out_similarity,
