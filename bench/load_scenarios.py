@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import ormsgpack
 from PIL import Image
 
 from bench.load import run_load
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SEED = 11
 STACKS = ("granian", "robyn", "baseline")
+RERANK_STACKS = (*STACKS, "tuned")  # the tuned plain FastAPI app serves /v1/rerank only
 # facev3 with the Triton backend (a local tritonserver), shared memory on and off: only for the
 # embedding scenarios, since rerank never calls the inference backend. stack -> (server, TRITON_SHM)
 TRITON_STACKS = {
@@ -51,9 +53,12 @@ class Scenario:
     stacks: tuple[str, ...] = STACKS
 
 
-def rerank_body(n: int, dim: int, packed: bool) -> bytes:
+def rerank_body(n: int, dim: int, packed: bool, msgpack: bool = False) -> bytes:
     rng = np.random.default_rng(SEED)
     query, rows = rng.standard_normal(dim).astype(np.float32), rng.standard_normal((n, dim)).astype(np.float32)
+    if msgpack:  # vectors as binary little-endian float32
+        candidates = [{"id": i, "embedding": r.astype("<f4").tobytes()} for i, r in enumerate(rows)]
+        return ormsgpack.packb({"query": query.astype("<f4").tobytes(), "candidates": candidates})
     if packed:
         b64 = lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()  # noqa: E731
         return orjson.dumps(
@@ -90,9 +95,21 @@ def scenarios() -> list[Scenario]:
     eight, eight_type = multipart([photo] * 8)
     json_type = "application/json"
     return [
-        Scenario("rerank 200x1024 floats", "/v1/rerank", rerank_body(200, 1024, False), json_type, 8),
-        Scenario("rerank 200x1024 b64", "/v1/rerank", rerank_body(200, 1024, True), json_type, 8),
-        Scenario("rerank 1000x1024 b64", "/v1/rerank", rerank_body(1000, 1024, True), json_type, 8),
+        Scenario(
+            "rerank 200x1024 floats", "/v1/rerank", rerank_body(200, 1024, False), json_type, 8, stacks=RERANK_STACKS
+        ),
+        Scenario("rerank 200x1024 b64", "/v1/rerank", rerank_body(200, 1024, True), json_type, 8, stacks=RERANK_STACKS),
+        Scenario(
+            "rerank 200x1024 msgpack",
+            "/v1/rerank",
+            rerank_body(200, 1024, False, msgpack=True),
+            "application/msgpack",
+            8,
+            stacks=("granian", "robyn"),
+        ),
+        Scenario(
+            "rerank 1000x1024 b64", "/v1/rerank", rerank_body(1000, 1024, True), json_type, 8, stacks=RERANK_STACKS
+        ),
         Scenario(
             "embeddings 1 image json",
             "/v1/embeddings",
@@ -180,21 +197,21 @@ def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[d
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| scenario | stack | req/s | images/s | vs baseline | p50 ms | p99 ms | p99/p50 | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | stack | req/s | images/s | vs baseline | vs tuned | p50 ms | p99 ms | p99/p50 | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    baseline = {r["scenario"]: r["rps"] for r in results if r["stack"] == "baseline"}
+    rps = {(r["stack"], r["scenario"]): r["rps"] for r in results}
+
+    def ratio(r: dict, stack: str) -> str:
+        other = rps.get((stack, r["scenario"]))
+        return f"{r['rps'] / other:.2f}x" if other else "-"
+
     for r in results:
-        ratio = (
-            f"{r['rps'] / baseline[r['scenario']]:.2f}x"
-            if r["scenario"] in baseline and baseline[r["scenario"]]
-            else "-"
-        )
         images = f"{r['rps'] * r['images_per_request']:.1f}" if r["images_per_request"] else "-"
         spread = f"{r['p99_ms'] / r['p50_ms']:.2f}" if r["p50_ms"] else "-"
         lines.append(
-            f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio} | {r['p50_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {spread} | {r['errors']} |"
+            f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio(r, 'baseline')} | "
+            f"{ratio(r, 'tuned')} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {spread} | {r['errors']} |"
         )
     return "\n".join(lines)
 
@@ -202,7 +219,7 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario and stack")
-    parser.add_argument("--stacks", default=",".join(STACKS + tuple(TRITON_STACKS)))
+    parser.add_argument("--stacks", default=",".join(RERANK_STACKS + tuple(TRITON_STACKS)))
     parser.add_argument("--scenario", action="append", help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from facev3.api.errors import ApiError
-from facev3.api.requests import candidates_in_bulk, candidates_one_by_one, parse_rerank_request
+from facev3.api.requests import candidates_in_bulk, candidates_one_by_one, json_float_lists, parse_rerank_request
 from facev3.config import Settings
 
 
@@ -75,3 +75,52 @@ def test_rows_of_one_width_with_different_padding_are_not_misread():
     with pytest.raises(ApiError) as error:
         candidates_one_by_one(items, 2)
     assert error.value.code == "bad_base64"  # 9 bytes are not whole float32 values
+
+
+# ---- JSON float lists: simdjson's fast path agrees with the general parse, or steps aside ----------
+
+
+def float_body(rows: np.ndarray, query: np.ndarray, **extra) -> dict:
+    return {
+        "query": query.tolist(),
+        "candidates": [{"id": i, "embedding": r.tolist()} for i, r in enumerate(rows)],
+        **extra,
+    }
+
+
+def test_the_float_list_fast_path_reads_what_the_general_parse_reads():
+    rng = np.random.default_rng(7)
+    rows, query = rng.standard_normal((30, 64)).astype(np.float32), rng.standard_normal(64).astype(np.float32)
+    body = orjson.dumps(float_body(rows, query, top_k=5, method="qe"))
+    others, fast_query, ids, matrix = json_float_lists(body)
+    np.testing.assert_array_equal(matrix, rows)
+    np.testing.assert_array_equal(fast_query, query)
+    assert ids == list(range(30)) and others == {"top_k": 5, "method": "qe"}
+    parsed = parse_rerank_request("application/json", body, Settings())
+    assert (parsed.top_k, parsed.method) == (5, "qe")
+
+
+UNUSUAL_FLOATS = {
+    "a boolean": (lambda b: b.replace(b"[1.0,", b"[true,", 1), "invalid_value"),
+    "a string": (lambda b: b.replace(b"[1.0,", b'["1.0",', 1), "invalid_value"),
+    "a null": (lambda b: b.replace(b"[1.0,", b"[null,", 1), "invalid_value"),
+    "a nested list": (lambda b: b.replace(b"[1.0,", b"[[1.0],", 1), "invalid_value"),
+    "a bracket inside a string id": (lambda b: b.replace(b'"id":0', b'"id":"[0]"', 1), None),
+    "a duplicate id": (lambda b: b.replace(b'"id":1', b'"id":0', 1), "duplicate_id"),
+    "an extra candidate field": (lambda b: b.replace(b'"id":1', b'"id":1,"x":2', 1), "unknown_field"),
+    "a shorter row": (lambda b: b.replace(b"[1.0,", b"[", 1), "dim_mismatch"),
+}
+
+
+@pytest.mark.parametrize("case", UNUSUAL_FLOATS)
+def test_the_float_list_fast_path_steps_aside_for_anything_unusual(case):
+    change, code = UNUSUAL_FLOATS[case]
+    rows = np.ones((3, 4), np.float32)
+    body = change(orjson.dumps(float_body(rows, np.ones(4, np.float32))))
+    if code is None:
+        assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (3, 4)
+        return
+    assert json_float_lists(body) is None
+    with pytest.raises(ApiError) as error:
+        parse_rerank_request("application/json", body, Settings())
+    assert error.value.code == code

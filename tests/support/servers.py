@@ -1,5 +1,5 @@
 """HTTP servers started for tests and load runs, on 127.0.0.1 and a free port: facev3 (granian or
-robyn, through `facev3 serve`) or the baseline stack (bench/baselines, uvicorn). Each waits for
+robyn, through `facev3 serve`) or a baseline stack (bench/baselines, uvicorn). Each waits for
 /healthz and stops with SIGTERM (SIGKILL of its group only if that hangs)."""
 
 import http.client
@@ -19,17 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = object()
 
 
+# The load tests' baseline stacks (uvicorn apps): the original plan's, and the tuned plain one.
+BASELINES = {"baseline": "bench.baselines.fastapi_app:app", "tuned": "bench.baselines.tuned_app:app"}
+
+
 class Server:
     def __init__(self, kind: str, env: dict[str, str], workers: int = 2, api_key: str | None = None) -> None:
         self.kind = kind
         self.api_key = api_key
         self.port = free_ports(1)[0]
-        if kind == "baseline":
+        if kind in BASELINES:
             command = [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bench.baselines.fastapi_app:app",
+                BASELINES[kind],
                 "--host",
                 "127.0.0.1",
                 "--port",

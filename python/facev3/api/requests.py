@@ -11,7 +11,7 @@ import orjson
 import pybase64
 
 from facev3.api.errors import ApiError
-from facev3.api.formats import load_object, media_type
+from facev3.api.formats import JSON, load_object, media_type
 from facev3.config import Settings
 from facev3.core import scoring
 from facev3.core.pipeline import ROTATIONS, EmbedOptions
@@ -201,7 +201,60 @@ def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]
     return ids, matrix
 
 
+def json_float_lists(body: bytes) -> tuple[dict, np.ndarray, list, np.ndarray] | None:
+    """The usual JSON rerank with float lists (query and every candidate exactly {id, embedding})
+    read by simdjson straight into float buffers: no Python float per value, which is most of a
+    general JSON parse of 200 x 1,024 floats (8 ms against orjson's 31 ms here). Returns (the
+    other fields, query, ids, matrix), or None when anything is unusual, and the general parse
+    then names the problem. Booleans, strings and nulls in a list make simdjson refuse it; a list
+    nested in a list is caught by counting the body's "[": exactly the lists read, or step aside."""
+    import simdjson
+
+    try:
+        document = simdjson.Parser().parse(bytes(body))
+        if not isinstance(document, simdjson.Object) or "query" not in document or "candidates" not in document:
+            return None
+        candidates = document["candidates"]
+        if not isinstance(candidates, simdjson.Array) or not len(candidates) or body.count(b"[") != len(candidates) + 2:
+            return None
+        query = _buffer(document["query"])
+        if query is None or not len(query):
+            return None
+        ids, rows = [], np.empty((len(candidates), len(query)), np.float32)
+        for i, item in enumerate(candidates):
+            if not isinstance(item, simdjson.Object) or list(item.keys()) != ["id", "embedding"]:
+                return None
+            identifier, row = item["id"], _buffer(item["embedding"])
+            if type(identifier) not in (str, int) or row is None or len(row) != len(query):
+                return None
+            ids.append(identifier)
+            rows[i] = row
+        if len(set(ids)) != len(ids):
+            return None
+        others = {key: document[key] for key in list(document.keys()) if key not in ("query", "candidates")}
+    except (ValueError, TypeError, RuntimeError, KeyError):  # simdjson's refusals: the general parse explains
+        return None
+    return others, query, ids, rows
+
+
+def _buffer(value) -> np.ndarray | None:
+    """A JSON array of numbers as float32, or None."""
+    import simdjson
+
+    if not isinstance(value, simdjson.Array):
+        return None
+    values = np.frombuffer(value.as_buffer(of_type="d"), np.float64)
+    return values.astype(np.float32) if len(values) == len(value) else None
+
+
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
+    fast = json_float_lists(body) if media_type(content_type) == JSON and b"[" in body else None
+    if fast is not None:
+        others, query, ids, matrix = fast
+        reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
+        if len(ids) > settings.max_candidates:
+            raise ApiError(413, "too_many_candidates", f"{len(ids)} candidates; the limit is {settings.max_candidates}")
+        return RerankRequest(query=query, ids=ids, candidates=matrix, **read_options(RERANK_OPTIONS, others, settings))
     payload, _ = load_object(content_type, body)
     reject_unknown(payload, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
     query = vector(payload, "query", "query_b64")
