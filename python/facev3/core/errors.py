@@ -33,10 +33,13 @@ class TooManyFaces(FaceError):
     code = "too_many_faces"
 
 
-class ModelUnavailable(FaceError):
-    """A model file is missing from its wheel, or does not match its recorded sha256."""
+class ModelUnavailable(Exception):
+    """A model's file is not here (a missing file or package): it stops the start, it is never
+    an answer to a request."""
 
-    code = "model_unavailable"
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class CallError(Exception):
