@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 
 from facev3.cli import main
 from tests.support.photos import photo_path
@@ -89,3 +90,29 @@ def test_a_labelled_set_mistake_is_one_line(tmp_path, capsys):
     (tmp_path / "only_one").mkdir()
     assert main(["evaluate", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_embed_fails_when_it_embedded_nothing(tmp_path, capsys):
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    assert main(["embed", str(tmp_path / "broken.jpg"), "--out", str(tmp_path / "out.jsonl")]) == 1
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), "white").save(blank)
+    assert main(["embed", str(blank), "--out", str(tmp_path / "out.jsonl")]) == 1  # read, but no face
+
+
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["embed", "no/such/photo.jpg", "--out", "x.jsonl"], "no such file or folder: no/such/photo.jpg"),
+        (["embed", "tests/data/t1.jpg", "--out", "no/such/folder/x.jsonl"], "the folder of --out does not exist"),
+        (["triton", "serve", "--env", "no/such/env"], "no Python environment at"),
+        (["compare", "tests/data/t1.jpg", "tests/data/t1.jpg", "--embedder", "nope.toml"], "neither a built-in"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(argv, says, capsys, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err

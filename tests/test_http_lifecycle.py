@@ -4,6 +4,8 @@ with a clear code until it is back, with no restart of the service."""
 
 import base64
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from facev3.tritonserver.launcher import TritonProcess
+from facev3.tritonserver.launcher import TritonProcess, free_ports
 from tests.support.photos import photo_path
 from tests.support.servers import Server
 from tests.support.triton import repository as triton_repository
@@ -117,3 +119,28 @@ def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
         finally:
             assert server.stop() == 0
     assert facev3_shm_regions() == regions_before  # released on SIGTERM
+
+
+def serve_and_wait(env: dict[str, str], port: int) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "facev3.cli", "serve", "--port", str(port)]
+    return subprocess.run(command, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it():
+    first = Server("granian", {}, workers=1)
+    try:
+        second = serve_and_wait({}, first.port)
+        assert second.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{first.port}" in second.stderr and second.stderr.count("\n") == 1
+        assert first.call("GET", "/healthz")[0] == 200
+    finally:
+        first.stop()
+
+
+def test_triton_down_at_start_is_one_line_not_a_traceback():
+    dead = free_ports(1)[0]
+    result = serve_and_wait(
+        {"FACEV3_BACKEND": "triton", "TRITON_URL": f"127.0.0.1:{dead}", "TRITON_TIMEOUT_S": "2"}, free_ports(1)[0]
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"Triton at 127.0.0.1:{dead}" in result.stderr and result.stderr.count("\n") == 1
