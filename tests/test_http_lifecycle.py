@@ -144,3 +144,9 @@ def test_triton_down_at_start_is_one_line_not_a_traceback():
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"Triton at 127.0.0.1:{dead}" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_robyn_is_quiet_at_the_info_log_level():
+    server = Server("robyn", {"FACEV3_LOG_LEVEL": "info"}, workers=1)
+    assert server.stop() == 0
+    assert len(server.process.stderr.read().splitlines()) < 5  # Robyn's INFO listed every route it added

@@ -32,9 +32,16 @@ DRAIN_SECONDS = 2.0
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+# FACEV3_LOG_LEVEL -> Robyn's: its INFO lists every route it adds (over a hundred lines), which is
+# debugging output to an operator.
+ROBYN_LOG_LEVELS = {"debug": "DEBUG", "info": "WARN", "warning": "WARN", "error": "ERROR"}
+
+
 def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
     # Robyn reads its options from sys.argv (at import and in Robyn()): give it only ours.
-    argv, sys.argv = sys.argv, [sys.argv[0], "--workers", str(workers), "--disable-openapi"]
+    level = ROBYN_LOG_LEVELS[api.settings.log_level]
+    argv = sys.argv
+    sys.argv = [argv[0], "--workers", str(workers), "--disable-openapi", "--log-level", level]
     try:
         from robyn import Response, Robyn
 
