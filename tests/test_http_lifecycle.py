@@ -121,6 +121,33 @@ def test_a_stopped_triton_gives_503_until_it_is_back(tmp_path):
     assert facev3_shm_regions() == regions_before  # released on SIGTERM
 
 
+def test_two_workers_on_triton_each_hold_their_slots_and_metrics_count_both(tmp_path):
+    with TritonProcess(triton_repository(tmp_path / "models_serving"), ROOT / ".venv-triton") as triton:
+        regions_before = facev3_shm_regions()  # with Triton's own (its python backend's)
+        env = {
+            "FACEV3_BACKEND": "triton",
+            "TRITON_URL": triton.grpc_url,
+            "TRITON_SHM": "system",
+            "FACEV3_MAX_INFLIGHT": "3",
+        }
+        server = Server("granian", env, workers=2)
+        try:
+            for _ in range(6):
+                assert post(server, GROUP)[0] == 200
+            # Per worker: one slot (an input and an output region) per request in flight.
+            assert len(facev3_shm_regions() - regions_before) == 2 * 3 * 2
+            metrics = server.call("GET", "/metrics")[2].decode()
+            served = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith('facev3_requests_total{endpoint="/v1/embeddings",status="200"}')
+            )
+            assert served == 6  # summed over both workers, whichever answered /metrics
+        finally:
+            assert server.stop() == 0
+        assert facev3_shm_regions() == regions_before
+
+
 def serve_and_wait(env: dict[str, str], port: int) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "facev3.cli", "serve", "--port", str(port)]
     return subprocess.run(command, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60)
