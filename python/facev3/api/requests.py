@@ -248,7 +248,10 @@ def _buffer(value) -> np.ndarray | None:
 
 
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
-    fast = json_float_lists(body) if media_type(content_type) == JSON and b"[" in body else None
+    # Base64 has its own bulk parse; which one a body is shows in its head (the query, or the first
+    # candidate), and a wrong guess costs time, never correctness.
+    float_lists = media_type(content_type) == JSON and b'_b64"' not in body[:4096]
+    fast = json_float_lists(body) if float_lists else None
     if fast is not None:
         others, query, ids, matrix = fast
         reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
