@@ -1,7 +1,7 @@
 """facev3 gallery: enrol faces into Milvus, search them, fix labels, group them into people.
 
     facev3 gallery add PHOTO_OR_DIR... [--label NAME]     detect, embed and insert every face
-    facev3 gallery search PHOTO [--top-k K] [--method M]   Milvus top-k, then the /v1/rerank scoring
+    facev3 gallery search PHOTO... [--top-k K] [--method M]  Milvus top-k, then the /v1/rerank scoring
     facev3 gallery label ID... --label NAME                 name faces (the merge / split fix)
     facev3 gallery remove --id ID | --photo P | --label L | --filter EXPR | --drop
     facev3 gallery stats                                    every gallery at the URI
@@ -50,13 +50,14 @@ def add_parser(commands) -> argparse.ArgumentParser:
     add.add_argument("--index", choices=store.INDEX_KINDS, help="the vector index (default: the gallery's, auto)")
 
     search = actions.add_parser("search", parents=[common], help="the people in a photo: Milvus top-k, re-ranked")
-    search.add_argument("photo", type=Path)
+    search.add_argument("paths", nargs="+", type=Path, metavar="PHOTO_OR_DIR")
     search.add_argument("--top-k", type=int, default=100, help="candidates from Milvus (default 100)")
     search.add_argument("--method", choices=("cosine", "kreciprocal", "qe"), default="cosine")
     search.add_argument("--threshold", type=float, default=None, help="calibrated score for a match (RERANK_THRESHOLD)")
     search.add_argument("--show", type=int, default=10, help="results printed per face (default 10)")
     search.add_argument("--all-faces", action="store_true", help="every face of the photo (default: the largest)")
     search.add_argument("--filter", default="", help="a Milvus filter, e.g. 'label != \"\"'")
+    search.add_argument("--exclude-self", action="store_true", help="leave out faces of the query photo itself")
 
     label = actions.add_parser("label", parents=[common], help="name faces: one label = one person")
     label.add_argument("ids", nargs="+", type=int)
@@ -195,70 +196,89 @@ def run_search(args) -> int:
     import numpy as np
 
     from facev3 import bootstrap
-    from facev3.core import scoring
+    from facev3.cli.embed import photos
     from facev3.gallery.errors import GalleryError
-    from facev3.gallery.store import resolved
+    from facev3.gallery.store import literal, photo_sha256
 
-    if not args.photo.is_file():
-        raise FileNotFoundError(f"no such photo: {args.photo}")
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     if not 1 <= args.top_k <= 16384:
         raise GalleryError(f"--top-k must be in 1..16384 (Milvus' limit), got {args.top_k}")
     settings = settings_from(args)
     threshold = settings.rerank_threshold if args.threshold is None else args.threshold
     pipeline = bootstrap.build_pipeline(settings)
+    failed = 0
     try:
         spec = pipeline.backend.embedder
         calibration = bootstrap.calibration(spec)
         with _open(args, spec) as gallery:
-            (result,), _ = pipeline.run([args.photo.read_bytes()])
-            if result.error is not None:
-                print(f"{args.photo}: {result.error.code}: {result.error.message}", file=sys.stderr)
-                return 2
-            faces = sorted(result.faces, key=lambda f: -f.area)
-            if not faces:
-                print(f"{args.photo}: no face found", file=sys.stderr)
-                return 1
-            faces = faces if args.all_faces else faces[:1]
-            found = gallery.search(np.stack([f.embedding for f in faces]), spec.tag, args.top_k, args.filter)
-            for face, hits in zip(faces, found, strict=True):
-                record = {
-                    "photo": resolved(args.photo),
-                    "face": {"box": face.box.tolist(), "score": face.score, "quality": _quality(face)},
-                    "model": spec.tag,
-                    "calibration": calibration.name,
-                    "method": args.method,
-                    "threshold": threshold,
-                    "candidates": len(hits),
-                    "results": [],
-                }
-                if hits:
-                    t = time.perf_counter()
-                    ranked = scoring.rerank(
-                        face.embedding,
-                        np.stack([h.vector for h in hits]),
-                        calibration,
-                        method=args.method,
-                        match_threshold=threshold,
-                        top_k=min(args.show, len(hits)),
-                    )
-                    record["rerank_ms"] = round((time.perf_counter() - t) * 1e3, 3)
-                    record["results"] = [
-                        {
-                            "id": hits[i].id,
-                            "label": hits[i].label,
-                            "photo": hits[i].photo,
-                            "box": hits[i].box,
-                            "score": float(ranked.score[i]),
-                            "cosine": float(ranked.cosine[i]),
-                            "match": bool(ranked.match[i]),
-                            "quality": hits[i].quality,
-                        }
-                        for i in ranked.order.tolist()
-                    ]
-                _print(record)
+            index = gallery.index()
+            for path in photos(args.paths):
+                data = path.read_bytes()
+                (result,), _ = pipeline.run([data])
+                if result.error is not None or not result.faces:
+                    reason = f"{result.error.code}: {result.error.message}" if result.error else "no face found"
+                    print(f"{path}: {reason}", file=sys.stderr)
+                    failed += 1
+                    continue
+                faces = sorted(result.faces, key=lambda f: -f.area)
+                faces = faces if args.all_faces else faces[:1]
+                expression = args.filter
+                if args.exclude_self:
+                    own = f"photo_sha256 != {literal(photo_sha256(data))}"
+                    expression = f"({expression}) and {own}" if expression else own
+                found = gallery.search(np.stack([f.embedding for f in faces]), spec.tag, args.top_k, expression, index)
+                for face, hits in zip(faces, found, strict=True):
+                    _print(_ranked(path, face, hits, spec.tag, calibration, args, threshold))
     finally:
         pipeline.backend.close()
-    return 0
+    return 1 if failed else 0
+
+
+def _ranked(path: Path, face, hits, tag: str, calibration, args, threshold: float) -> dict:
+    """One query face's Milvus candidates through scoring.rerank, the call /v1/rerank makes."""
+    import numpy as np
+
+    from facev3.core import scoring
+    from facev3.gallery.store import resolved
+
+    record = {
+        "photo": resolved(path),
+        "face": {"box": face.box.tolist(), "score": face.score, "quality": _quality(face)},
+        "model": tag,
+        "calibration": calibration.name,
+        "method": args.method,
+        "threshold": threshold,
+        "candidates": len(hits),
+        "results": [],
+    }
+    if not hits:
+        return record
+    started = time.perf_counter()
+    ranked = scoring.rerank(
+        face.embedding,
+        np.stack([h.vector for h in hits]),
+        calibration,
+        method=args.method,
+        match_threshold=threshold,
+        top_k=min(args.show, len(hits)),
+    )
+    record["rerank_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+    record["results"] = [
+        {
+            "id": hits[i].id,
+            "label": hits[i].label,
+            "photo": hits[i].photo,
+            "box": hits[i].box,
+            "score": float(ranked.score[i]),
+            "cosine": float(ranked.cosine[i]),
+            "match": bool(ranked.match[i]),
+            "quality": hits[i].quality,
+        }
+        for i in ranked.order.tolist()
+    ]
+    return record
 
 
 def run_label(args) -> int:

@@ -184,6 +184,9 @@ def connect(uri: str):
             raise MilvusMissing(
                 f"a milvus-lite file ({uri}) needs milvus-lite, which is not installed: {INSTALL_HINT}"
             ) from None
+        # The embedded server answers each query iterator's AllocTimestamp with "not implemented"
+        # (the iterator then uses the client's clock) and gRPC logs a traceback for it.
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         path = str(Path(uri).resolve())
         try:
             client = MilvusClient(path)
@@ -305,7 +308,10 @@ class GalleryStore:
 
     def _index_params(self, choice: IndexChoice):
         params = self.client.prepare_index_params()
-        params.add_index("vector", index_type=choice.kind, metric_type="COSINE", params=choice.build)
+        # As one JSON "params" entry, the form every Milvus reads: pymilvus 3 would otherwise send
+        # each parameter as its own entry, which milvus-lite 3.2 ignores (building its defaults).
+        build = {"params": choice.build} if choice.build else {}
+        params.add_index("vector", index_type=choice.kind, metric_type="COSINE", params=build)
         return params
 
     def _check_model(self, model_tag: str, dim: int) -> None:
@@ -412,8 +418,9 @@ class GalleryStore:
         """The vector index as Milvus describes it."""
         info = self._call("describe_index", self.client.describe_index, self.name, "vector")
         kind = info.get("index_type", "")
-        known = {"M", "efConstruction", "nlist"}
-        build = {k: int(v) for k, v in info.items() if k in known}
+        known = ("M", "efConstruction", "nlist")
+        reported = {**info, **(info.get("params") if isinstance(info.get("params"), dict) else {})}
+        build = {k: int(reported[k]) for k in known if k in reported}
         search = {"HNSW": {"ef": HNSW_EF}, "IVF_FLAT": {"nprobe": IVF_NPROBE}}.get(kind, {})
         return IndexChoice(kind, build, search)
 
