@@ -290,3 +290,51 @@ def test_without_pymilvus_the_command_says_how_to_install_the_extra(tmp_path):
     result = hidden_module_run("milvus_lite", "stats", "--milvus", str(tmp_path / "g.db"))
     assert result.returncode == 2 and "needs milvus-lite" in result.stderr and "facev3[milvus]" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_web_backend_example_enrols_searches_milvus_and_reranks_through_a_real_server(tmp_path):
+    """examples/web_backend.py against `facev3 serve` (Granian) and its own milvus-lite file."""
+    from tests.support.servers import Server
+
+    server = Server("granian", {}, workers=1)
+    try:
+        command = [
+            sys.executable,
+            str(ROOT / "examples" / "web_backend.py"),
+            "--api",
+            f"http://127.0.0.1:{server.port}",
+            "--milvus",
+            str(tmp_path / "web.db"),
+            "--enrol",
+            f"rob={photo_path('Rob_Lowe_0001.jpg')}",
+            "--enrol",
+            f"obama={photo_path('obama_small.jpg')}",
+            "--query",
+            str(photo_path("Rob_Lowe_0002.jpg")),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    ranked = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["person"] for r in ranked] == ["rob", "obama"]
+    assert ranked[0]["match"] and ranked[0]["score"] > 0.5 > ranked[1]["score"] and not ranked[1]["match"]
+
+
+def test_the_compose_profile_adds_milvus_standalone_from_its_official_images():
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    milvus = {name: services[name] for name in ("etcd", "minio", "milvus")}
+    assert all(s["profiles"] == ["milvus"] for s in milvus.values())  # `docker compose up` alone is unchanged
+    assert "profiles" not in services["api"] and "profiles" not in services["triton"]
+    images = {name: s["image"].split(":")[0] for name, s in milvus.items()}
+    assert images == {"etcd": "quay.io/coreos/etcd", "minio": "minio/minio", "milvus": "milvusdb/milvus"}
+    assert milvus["milvus"]["command"] == ["milvus", "run", "standalone"]
+    assert {k: v["condition"] for k, v in milvus["milvus"]["depends_on"].items()} == {
+        "etcd": "service_healthy",
+        "minio": "service_healthy",
+    }
+    assert milvus["milvus"]["environment"]["ETCD_ENDPOINTS"] == "etcd:2379"
+    assert milvus["milvus"]["ports"] == ["127.0.0.1:19530:19530"] and "ports" not in milvus["minio"]
+    assert all("healthcheck" in s for s in milvus.values())
