@@ -177,6 +177,7 @@ def run_add(args) -> int:
                     added += len(gallery.insert(pending, spec.tag))
                     pending = []
             added += len(gallery.insert(pending, spec.tag)) if pending else 0
+            gallery.flush()
             rebuilt = gallery.ensure_index(args.index)
             if rebuilt is not None:
                 print(f"the vector index is now {rebuilt.describe()}", file=sys.stderr)
