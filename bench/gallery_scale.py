@@ -8,7 +8,8 @@ give a mean and a covariance; identity centres are drawn from that Gaussian, and
 faces scatter around its centre so that two faces of one identity have a cosine near 0.74, as
 the labelled photos do (README, "Calibration"). Queries are new faces of enrolled identities.
 
-Per size: insert every vector through GalleryStore.insert (the code `facev3 gallery add` runs,
+Baseline: the exact top-100 in-process (native.cosine_scores over every vector, argpartition), no
+database. Per size: insert every vector through GalleryStore.insert (the code `facev3 gallery add` runs,
 1,000 rows a call, no crops) into a FLAT collection; time single-query top-100 searches on FLAT;
 rebuild the index as each approximate kind (ensure_index) and time the same searches; recall@10
 is the share of the exact top 10 (numpy over all vectors, which FLAT must equal) that the index
@@ -160,6 +161,12 @@ def run_size(size: int, args, synthetic: Synthetic, calibration, folder: Path) -
         }
         print(f"{size:,}: inserted at {result['insert']['rows_per_s']:,} rows/s", flush=True)
         exact = exact_top(vectors, queries, 10)
+        baseline_ms = []
+        for query in queries:  # baseline: exact top-k in-process, no database
+            t = time.perf_counter()
+            exact_top(vectors, query[None], args.top_k)
+            baseline_ms.append((time.perf_counter() - t) * 1e3)
+        result["in_process_exact"] = percentiles(baseline_ms)
         ids = np.array(ids_in_order, np.int64)
         exact_ids = ids[exact]
         flat_queries = queries[: args.flat_queries]

@@ -338,3 +338,11 @@ def test_the_compose_profile_adds_milvus_standalone_from_its_official_images():
     assert milvus["milvus"]["environment"]["ETCD_ENDPOINTS"] == "etcd:2379"
     assert milvus["milvus"]["ports"] == ["127.0.0.1:19530:19530"] and "ports" not in milvus["minio"]
     assert all("healthcheck" in s for s in milvus.values())
+
+
+def test_a_missing_gallery_is_named_and_not_created(tmp_path, capsys):
+    db = tmp_path / "none.db"
+    for args in (("search", str(photo_path("Rob_Lowe_0001.jpg"))), ("stats",), ("cluster",)):
+        status, _, err = run_cli(capsys, *args, "--milvus", str(db))
+        assert status == 2 and f"no gallery at {db}" in err, err
+    assert not db.exists()

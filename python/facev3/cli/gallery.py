@@ -332,7 +332,7 @@ def run_stats(args) -> int:
     if args.collection:
         names = [args.collection]
     else:
-        client = connect(args.milvus)
+        client = connect(args.milvus, create=False)
         try:
             names = sorted(client.list_collections())
         finally:

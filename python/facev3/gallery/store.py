@@ -165,8 +165,9 @@ _lite_users: dict[str, int] = {}
 _lite_lock = threading.Lock()
 
 
-def connect(uri: str):
-    """A MilvusClient for `uri`: a milvus-lite file (PATH.db) or http(s)://host:port."""
+def connect(uri: str, create: bool = True):
+    """A MilvusClient for `uri`: a milvus-lite file (PATH.db) or http(s)://host:port. A missing
+    milvus-lite file is made only when `create`."""
     try:
         from pymilvus import MilvusClient
     except ImportError:
@@ -184,6 +185,8 @@ def connect(uri: str):
             raise MilvusMissing(
                 f"a milvus-lite file ({uri}) needs milvus-lite, which is not installed: {INSTALL_HINT}"
             ) from None
+        if not create and not Path(uri).exists():
+            raise CollectionMissing(f"no gallery at {uri}: enrol faces first with `facev3 gallery add`")
         # The embedded server answers each query iterator's AllocTimestamp with "not implemented"
         # (the iterator then uses the client's clock) and gRPC logs a traceback for it.
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -240,7 +243,7 @@ class GalleryStore:
     ) -> "GalleryStore":
         """The collection of `model_tag`'s faces (created when missing and `create`); refuses a
         collection that holds another model's vectors."""
-        client = connect(uri)
+        client = connect(uri, create)
         name = collection or collection_name(model_tag)
         try:
             store = cls(client, uri, name, model_tag, dim)
@@ -263,7 +266,7 @@ class GalleryStore:
     @classmethod
     def open_existing(cls, uri: str, collection: str) -> "GalleryStore":
         """A collection by name, whatever its model (for stats and removal)."""
-        client = connect(uri)
+        client = connect(uri, create=False)
         try:
             if not client.has_collection(collection):
                 raise CollectionMissing(f"no gallery {collection!r} at {uri}")
@@ -447,7 +450,13 @@ class GalleryStore:
             return None
         self._call("release", self.client.release_collection, self.name)
         self._call("drop_index", self.client.drop_index, self.name, "vector")
-        self._call("create_index", self.client.create_index, self.name, self._index_params(wanted))
+        try:
+            self._call("create_index", self.client.create_index, self.name, self._index_params(wanted))
+        except MilvusUnavailable:
+            # pymilvus retries a call whose connection dropped; the retry of a create_index that
+            # went through finds the index there (seen with milvus-lite during a 1M-row HNSW build)
+            if self.index().kind != wanted.kind:
+                raise
         self._call("load", self.client.load_collection, self.name)
         self.client.alter_collection_properties(self.name, properties={INDEX_PROPERTY: policy})
         return wanted
