@@ -107,7 +107,9 @@ def test_search_methods_share_the_rerank_of_the_api(labelled_gallery, capsys):
         rows = gallery.get([r["id"] for r in record["results"]], ["vector"])
     vectors = np.array([rows[r["id"]]["vector"] for r in record["results"]], np.float32)
     expected = rerank(vectors[0], vectors, Calibration("sface_2021dec/v1", 0.4803, 13.516), method="qe")
-    np.testing.assert_allclose(sorted(expected.score, reverse=True), [r["score"] for r in record["results"]], atol=1e-5)
+    assert expected.order.tolist() == list(range(25))  # the CLI's order, from the same candidates
+    np.testing.assert_allclose(expected.score, [r["score"] for r in record["results"]], atol=1e-5)
+    assert expected.match.tolist() == [r["match"] for r in record["results"]]
 
 
 def purity_and_completeness(people: list[dict], photo_of: dict[int, str], truth: dict[str, str]) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 Graph: each face is joined to its K nearest faces (cosine) whose cosine is at least the cosine
 where the calibrated score reaches the match threshold; the edge weighs the calibrated score.
-Built exactly with facev3.native.cosine_scores in blocks (knn_graph), or from Milvus range
+Built exactly with facev3.native.search, the batch top-k (knn_graph), or from Milvus range
 searches (graph_from_pairs with GalleryStore.neighbours) when the vectors stay in the server.
 
 Clustering: Chinese whispers (Biemann, 2006): every face starts as its own person; in a seeded
@@ -24,7 +24,6 @@ from facev3 import native
 from facev3.core.models import Calibration
 
 NEIGHBOURS = 20  # K: edges kept per face (limits hubs: one blurry face close to many people)
-BLOCK = 512  # query rows per cosine_scores call (BLOCK x n float32 scores in memory)
 
 
 @dataclass(frozen=True)
@@ -65,26 +64,16 @@ def score(cosines: np.ndarray, calibration: Calibration) -> np.ndarray:
 def knn_graph(
     vectors: np.ndarray, calibration: Calibration, match_threshold: float = 0.5, k: int = NEIGHBOURS
 ) -> Graph:
-    """Exact K-nearest-neighbour graph at the match threshold, from (n, D) float32 vectors."""
+    """Exact K-nearest-neighbour graph at the match threshold, from (n, D) float32 vectors, by the
+    native batch top-k (native.search: no n x n matrix is ever held)."""
     vectors = np.ascontiguousarray(vectors, np.float32)
     n = len(vectors)
-    min_cosine = match_cosine(calibration, match_threshold)
-    rows, cols, cosines = [], [], []
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
-        block = native.cosine_scores(vectors[start:stop], vectors) if n > 1 else np.zeros((stop - start, n), np.float32)
-        block = block.reshape(stop - start, n)
-        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not its own neighbour
-        if n - 1 > k:
-            nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        else:
-            nearest = np.broadcast_to(np.arange(n), (stop - start, n))
-        found = np.take_along_axis(block, nearest, axis=1)
-        keep = found >= min_cosine
-        rows.append(np.nonzero(keep)[0] + start)
-        cols.append(nearest[keep])
-        cosines.append(found[keep])
-    return _symmetric(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(cosines), calibration)
+    if n == 0:
+        return _symmetric(0, *(np.zeros(0, np.int64),) * 2, np.zeros(0, np.float32), calibration)
+    nearest, cosines = native.search(vectors, vectors, k + 1)  # k + 1: each face finds itself too
+    rows = np.broadcast_to(np.arange(n)[:, None], nearest.shape)
+    keep = (nearest >= 0) & (nearest != rows) & (cosines >= match_cosine(calibration, match_threshold))
+    return _symmetric(n, rows[keep], nearest[keep], cosines[keep], calibration)
 
 
 def graph_from_pairs(
