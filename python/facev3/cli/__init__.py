@@ -5,7 +5,7 @@ the models, and run a local tritonserver. Each command lives in its own module w
 import argparse
 import sys
 
-from facev3.cli import calibrate, compare, embed, evaluate, models, serve, triton
+from facev3.cli import calibrate, compare, embed, evaluate, gallery, models, serve, triton
 from facev3.config import SettingsError
 from facev3.core.errors import BackendUnavailable, ModelUnavailable
 from facev3.evaluation.labelled import LabelledSetError
@@ -22,7 +22,7 @@ USER_MISTAKES = (
     OSError,
 )
 
-COMMANDS = (embed, compare, evaluate, calibrate, serve, models, triton)
+COMMANDS = (embed, compare, evaluate, calibrate, serve, models, triton, gallery)
 
 
 def main(argv: list[str] | None = None) -> int:
