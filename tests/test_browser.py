@@ -39,8 +39,15 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def server():
-    server = Server("granian", {"FACEV3_API_KEYS": API_KEY, "FACEV3_MAX_IMAGES": "2"}, workers=1, api_key=API_KEY)
+def server(tmp_path_factory):
+    """Granian with a key, two images per request at most, and a Milvus gallery of two people."""
+    from facev3.cli import main
+
+    gallery = tmp_path_factory.mktemp("gallery") / "faces.db"
+    for name, label in (("Rob_Lowe_0001.jpg", "rob"), ("obama_small.jpg", "obama")):
+        assert main(["gallery", "add", str(photo_path(name)), "--label", label, "--milvus", str(gallery)]) == 0
+    env = {"FACEV3_API_KEYS": API_KEY, "FACEV3_MAX_IMAGES": "2", "FACEV3_GALLERY": str(gallery)}
+    server = Server("granian", env, workers=1, api_key=API_KEY)
     yield server
     assert server.stop() == 0
 
@@ -206,6 +213,19 @@ def test_two_photos_of_one_person_match_and_a_stranger_does_not(browser, server)
     different = compare(browser)
     assert different["match"] == "false" and float(different["score"]) < 0.5, different
     assert "No match" in different["text"]
+    assert_no_page_errors(browser)
+
+
+def test_a_photo_searched_in_the_gallery_finds_its_person_with_the_crop(browser, server):
+    open_page(browser, server)
+    assert css(browser, "#gallery-section")[0].is_displayed()  # /v1/info reports the gallery
+    css(browser, "#gallery-file")[0].send_keys(str(photo_path("Rob_Lowe_0002.jpg")))
+    wait_for(browser, lambda d: len(css(d, "#gallery-results figure.match")) == 2, "two gallery results")
+    best, other = css(browser, "#gallery-results figure.match")
+    assert (best.get_attribute("data-label"), best.get_attribute("data-match")) == ("rob", "true")
+    assert (other.get_attribute("data-label"), other.get_attribute("data-match")) == ("obama", "false")
+    crop = best.find_element("css selector", "img")
+    assert browser.execute_script("return arguments[0].naturalWidth", crop) == 112
     assert_no_page_errors(browser)
 
 

@@ -78,7 +78,19 @@ def calibration(embedder: EmbedderSpec) -> Calibration:
 def build_api(settings: Settings, backend: InferenceBackend | None = None) -> Api:
     pipeline = build_pipeline(settings, backend)
     try:
-        return Api(settings, pipeline, calibration(pipeline.backend.embedder))
-    except SettingsError:
+        return Api(settings, pipeline, calibration(pipeline.backend.embedder), open_gallery(settings, pipeline))
+    except Exception:
         pipeline.backend.close()
         raise
+
+
+def open_gallery(settings: Settings, pipeline: Pipeline):
+    """The Milvus gallery FACEV3_GALLERY names (it must exist and hold the embedder's vectors)."""
+    if settings.gallery is None:
+        return None
+    from facev3.gallery.store import GalleryStore
+
+    embedder = pipeline.backend.embedder
+    return GalleryStore.open(
+        settings.gallery, embedder.tag, embedder.embedding_size, settings.gallery_collection, create=False
+    )

@@ -40,6 +40,9 @@ class Settings:
     device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
     max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match
+    # A Milvus gallery (a milvus-lite file or http://host:19530) for /v1/gallery/search; None: none
+    gallery: str | None = setting("FACEV3_GALLERY", None)
+    gallery_collection: str | None = setting("FACEV3_GALLERY_COLLECTION", None)  # default: the embedder's
     return_aligned: bool = setting("RETURN_ALIGNED", False)  # default of the request option
     max_body_bytes: int = setting("FACEV3_MAX_BODY_BYTES", 50_000_000, positive=True)
     max_images: int = setting("FACEV3_MAX_IMAGES", 32, positive=True)  # per request

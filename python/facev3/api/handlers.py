@@ -83,8 +83,9 @@ class InflightBound:
 class Api:
     """The service's handlers over one pipeline and one calibration; built by facev3.bootstrap."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, calibration: Calibration) -> None:
-        self.settings, self.pipeline, self.calibration = settings, pipeline, calibration
+    def __init__(self, settings: Settings, pipeline: Pipeline, calibration: Calibration, gallery=None) -> None:
+        """gallery: an open facev3.gallery.store.GalleryStore when FACEV3_GALLERY names one."""
+        self.settings, self.pipeline, self.calibration, self.gallery = settings, pipeline, calibration, gallery
         self.log = logging.getLogger("facev3")
         self.metrics = Metrics()
         inference = InflightBound(settings.max_inflight, "inference")
@@ -104,6 +105,8 @@ class Api:
             "/": {"GET": Route(self.static.page("index.html"), public=True)},
             **{path: {"GET": Route(self.static.asset, public=True)} for path in self.static.asset_paths},
         }
+        if gallery is not None:
+            self.routes["/v1/gallery/search"] = {"POST": Route(self.gallery_search, inference, offload_above=0)}
 
     def offloaded(self, request: HttpRequest) -> bool:
         """Whether an async adapter should run this request on a worker thread."""
@@ -233,6 +236,15 @@ class Api:
         wire = response_format(request.headers.get("accept", ""))
         return encoded(200, rerank_response(parsed, result, self.calibration.name, elapsed), wire)
 
+    def gallery_search(self, request: HttpRequest) -> HttpResponse:
+        from facev3.api.gallery import gallery_search
+
+        content_type = request.headers.get("content-type", "")
+        return json_response(
+            200,
+            gallery_search(self.gallery, self.pipeline, self.calibration, self.settings, content_type, request.body),
+        )
+
     def info(self, request: HttpRequest) -> HttpResponse:
         backend, s = self.pipeline.backend, self.settings
         return json_response(
@@ -259,6 +271,7 @@ class Api:
                     "request_timeout_s": s.request_timeout_s,
                 },
                 "wire_formats": [JSON, MSGPACK],
+                **({"gallery": {"collection": self.gallery.name}} if self.gallery is not None else {}),
             },
         )
 
@@ -281,5 +294,7 @@ class Api:
         return json_response(200, openapi.document())
 
     def close(self) -> None:
-        """Releases the backend (with Triton: unregisters and unlinks shared memory)."""
+        """Releases the backend (with Triton: unregisters and unlinks shared memory) and the gallery."""
         self.pipeline.backend.close()
+        if self.gallery is not None:
+            self.gallery.close()

@@ -365,11 +365,11 @@ def parse_embed_request(content_type: str, body: bytes, settings: Settings) -> E
     values = read_options(EMBED_OPTIONS, options, settings)
     return_landmarks = values.pop("return_landmarks")
     # Multipart parts are ImageItems already; JSON entries are base64 strings or {id, data}.
-    items = [item if isinstance(item, ImageItem) else _image_item(item, i) for i, item in enumerate(images)]
+    items = [item if isinstance(item, ImageItem) else image_item(item, i) for i, item in enumerate(images)]
     return EmbedRequest(items, EmbedOptions(**values), return_landmarks)
 
 
-def _image_item(item, index: int) -> ImageItem:
+def image_item(item, index: int) -> ImageItem:
     """A JSON or MessagePack entry: the image as base64 (or, in MessagePack, binary), alone or as
     {id, data}; undecodable base64 fails this image only."""
     if isinstance(item, (str, bytes)):

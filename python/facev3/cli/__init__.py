@@ -1,5 +1,6 @@
-"""The facev3 command line: embed folders of photos, compare two photos, serve the HTTP API, export
-the models, and run a local tritonserver. Each command lives in its own module with
+"""The facev3 command line: embed folders of photos, compare two photos, evaluate and calibrate
+models, keep galleries in Milvus, serve the HTTP API, export the models, and run a local
+tritonserver. Each command lives in its own module with
 `add_parser(commands)` and `run(args) -> exit status`."""
 
 import argparse
@@ -9,6 +10,7 @@ from facev3.cli import calibrate, compare, embed, evaluate, gallery, models, ser
 from facev3.config import SettingsError
 from facev3.core.errors import BackendUnavailable, ModelUnavailable
 from facev3.evaluation.labelled import LabelledSetError
+from facev3.gallery.errors import GalleryError
 from facev3.models.manifest import ManifestError
 from facev3.tritonserver.launcher import TritonStartError
 
@@ -19,6 +21,7 @@ USER_MISTAKES = (
     ModelUnavailable,
     BackendUnavailable,
     TritonStartError,
+    GalleryError,
     OSError,
 )
 

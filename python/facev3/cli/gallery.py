@@ -239,9 +239,7 @@ def run_search(args) -> int:
 
 def _ranked(path: Path, face, hits, tag: str, calibration, args, threshold: float) -> dict:
     """One query face's Milvus candidates through scoring.rerank, the call /v1/rerank makes."""
-    import numpy as np
-
-    from facev3.core import scoring
+    from facev3.gallery.search import rank, result_record
     from facev3.gallery.store import resolved
 
     record = {
@@ -254,31 +252,11 @@ def _ranked(path: Path, face, hits, tag: str, calibration, args, threshold: floa
         "candidates": len(hits),
         "results": [],
     }
-    if not hits:
-        return record
     started = time.perf_counter()
-    ranked = scoring.rerank(
-        face.embedding,
-        np.stack([h.vector for h in hits]),
-        calibration,
-        method=args.method,
-        match_threshold=threshold,
-        top_k=min(args.show, len(hits)),
-    )
-    record["rerank_ms"] = round((time.perf_counter() - started) * 1e3, 3)
-    record["results"] = [
-        {
-            "id": hits[i].id,
-            "label": hits[i].label,
-            "photo": hits[i].photo,
-            "box": hits[i].box,
-            "score": float(ranked.score[i]),
-            "cosine": float(ranked.cosine[i]),
-            "match": bool(ranked.match[i]),
-            "quality": hits[i].quality,
-        }
-        for i in ranked.order.tolist()
-    ]
+    ranked = rank(face.embedding, hits, calibration, method=args.method, threshold=threshold, show=args.show)
+    if hits:
+        record["rerank_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+    record["results"] = [result_record(r) for r in ranked]
     return record
 
 

@@ -347,6 +347,37 @@ async function compare() {
 
 // ---- wiring ---------------------------------------------------------------------------------
 
+// ---- gallery search (when /v1/info reports a gallery) --------------------------------------------
+
+async function searchGallery(file) {
+  const problem = byId("gallery-error");
+  const results = byId("gallery-results");
+  problem.hidden = true;
+  results.replaceChildren(el("p", { class: "hint" }, "searching…"));
+  try {
+    const answer = await callApi("POST", "/v1/gallery/search", { image: await readBase64(file), top_k: 10 });
+    if (answer.error) throw new ApiError(200, answer.error.code, answer.error.message);
+    results.replaceChildren(
+      ...(answer.results.length ? answer.results.map(renderMatch) : [el("p", { class: "hint" }, "the gallery is empty")]),
+    );
+  } catch (error) {
+    results.replaceChildren();
+    problem.textContent = describe(error);
+    problem.hidden = false;
+  }
+}
+
+function renderMatch(result) {
+  const crop = result.crop ? el("img", { src: `data:image/png;base64,${result.crop}`, alt: result.label || "face" }) : "";
+  const verdict = result.match ? "match" : "no match";
+  return el(
+    "figure",
+    { class: "match", "data-match": String(result.match), "data-label": result.label },
+    crop,
+    el("figcaption", {}, `${result.label || "(no label)"}: ${verdict}, score ${result.score.toFixed(3)}`),
+  );
+}
+
 function start() {
   const key = byId("api-key");
   key.value = state.key;
@@ -388,6 +419,11 @@ function start() {
   });
 
   byId("compare").addEventListener("click", compare);
+  const galleryFile = byId("gallery-file");
+  galleryFile.addEventListener("change", () => {
+    if (galleryFile.files.length) searchGallery(galleryFile.files[0]);
+    galleryFile.value = "";
+  });
   loadInfo();
 }
 
