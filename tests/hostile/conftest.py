@@ -2,6 +2,7 @@
 each adapter at a time, worker-process checks, and the HOSTILE_REPORT tally printed at the end."""
 
 import collections
+import contextlib
 import json
 import os
 import pathlib
@@ -81,6 +82,12 @@ def status_kb(pid: int) -> dict[str, int]:
         if rest.strip().endswith("kB"):
             values[name] = int(rest.split()[0])
     return values
+
+
+def reset_peak(pid: int) -> None:
+    """Resets VmHWM to the current VmRSS (Linux clear_refs 5), so a peak measures what follows."""
+    with contextlib.suppress(OSError):
+        pathlib.Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 class Running:
