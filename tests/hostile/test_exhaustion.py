@@ -328,3 +328,34 @@ def test_healthz_stays_fast_during_large_reranks(kind, servers, record):
 @pytest.mark.parametrize("kind", adapters())
 def test_healthz_stays_fast_during_four_30_mb_reranks(kind, servers, record):
     _check_healthz(kind, servers, record, clients=4, size_mb=30, seconds=25)
+
+
+# ---- the in-flight bounds ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", adapters())
+def test_reranks_are_answered_while_embeddings_fill_the_inference_bound(kind, servers, record):
+    """FACEV3_MAX_INFLIGHT=1 and an embedding of 8 group photos running: a malformed rerank gets
+    its own 4xx and a good one its 200 (reranks have their own bound), not 503 overloaded."""
+    from tests.hostile.cases import GOOD_BODY
+    from tests.support.photos import photo_path
+
+    server = servers.get(kind, {**ENV, "FACEV3_MAX_INFLIGHT": "1"})
+    photo = base64.b64encode(photo_path("t1.jpg").read_bytes())
+    body = b'{"images":[' + b",".join([b'"' + photo + b'"'] * 4) + b"]}"
+    head = {"Content-Type": "application/json", **KEY}
+    embedding = threading.Thread(
+        target=lambda: exchange(server.port, request("POST", "/v1/embeddings", body, head), 60)
+    )
+    embedding.start()
+    time.sleep(0.3)
+    busy = exchange(server.port, request("POST", "/v1/embeddings", body, head), 10)
+    bad = exchange(server.port, request("POST", "/v1/rerank", b'{"query": 1}', head), 10)
+    good = exchange(server.port, request("POST", "/v1/rerank", GOOD_BODY, head), 10)
+    embedding.join(60)
+    measured(f"bounds {kind}", busy_embedding=busy.status, malformed_rerank=bad.status, good_rerank=good.status)
+    ok = busy.status == 503 and bad.status == 422 and good.status == 200
+    record(kind, "reranks while embeddings fill the bound", "ok" if ok else "wrong", 0, f"{busy.status} {bad.status}")
+    assert busy.status == 503 and busy.error_code == "overloaded", busy.describe()  # the bound is full
+    assert bad.status == 422 and bad.error_code == "invalid_value", bad.describe()
+    assert good.status == 200, good.describe()
