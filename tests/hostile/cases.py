@@ -11,7 +11,7 @@ import ormsgpack
 from PIL import Image
 
 from tests.hostile.conftest import API_KEY, BODY_TIMEOUT_S, DEADLINE_S, HEADER_TIMEOUT_S, MAX_BODY_BYTES
-from tests.hostile.rawhttp import chunked, request
+from tests.hostile.rawhttp import FIN, chunked, request
 
 # What must happen (besides: never 5xx, never a hang, never a dead worker):
 OK = "ok"  # a 2xx answer
@@ -94,6 +94,11 @@ ROBYN_MULTIPART_SLOW = "issue 12: Robyn parses an oversized multipart upload in 
 ROBYN_SLASH = "issue 12: Robyn strips a trailing slash before routing (Granian answers 404)"
 GRANIAN_2F = "issue 12: Granian's RSGI scope.path is percent-decoded: /v1%2Frerank is routed to /v1/rerank"
 GRANIAN_H2 = "issue 12: Granian serves HTTP/2 on the same port; a silent HTTP/2 connection is never cut"
+GRANIAN_TRUNCATED = (
+    "issue 12: Granian ends the RSGI body stream silently when the upload breaks off; _read_body takes "
+    "the part received for the whole body and the request is served"
+)
+ROBYN_TRUNCATED = "issue 12: Robyn hands the adapter a body shorter than its Content-Length (the client half-closed)"
 GRANIAN_IDLE = "issue 12: Granian's header_read_timeout starts at the first byte: a silent connection is never cut"
 ROBYN_IDLE = "issue 12: Robyn runs actix with KeepAlive::Os and no client timeout: idle connections are never cut"
 
@@ -426,6 +431,24 @@ add("TE gzip, chunked", req("POST", RERANK, chunked(GOOD_BODY), {**JSON, "Transf
 add("TE xchunked", req("POST", RERANK, GOOD_BODY, {**JSON, "Transfer-Encoding": "xchunked"}), REFUSED)
 add("TE identity", req("POST", RERANK, GOOD_BODY, {**JSON, "Transfer-Encoding": "identity"}), REFUSED)
 add("TE chunked in HTTP/1.0", req("POST", RERANK, chunked(GOOD_BODY), TE, version="HTTP/1.0"), SAFE)
+
+add(
+    "complete JSON, then a broken chunk",
+    req("POST", RERANK, chunked(GOOD_BODY)[:-5] + b"zz\r\n\r\n", TE),
+    REFUSED,
+    xfail={"granian": GRANIAN_TRUNCATED, "robyn": ROBYN_PANIC},
+)
+add(
+    "CL 50 bytes longer, then FIN",
+    [req("POST", RERANK, GOOD_BODY, {**JSON, "Content-Length": str(len(GOOD_BODY) + 50)}), FIN],
+    REFUSED,
+    xfail={"granian": GRANIAN_TRUNCATED, "robyn": ROBYN_TRUNCATED},
+)
+add(
+    "half a body, then FIN",
+    [req("POST", RERANK, GOOD_BODY[:20], {**JSON, "Content-Length": str(len(GOOD_BODY))}), FIN],
+    REFUSED,
+)
 
 # ---- stalls: heads and bodies that never arrive --------------------------------------------------------
 

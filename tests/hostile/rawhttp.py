@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+FIN = "FIN"  # a part of `exchange` that half-closes the connection (the client sends no more)
+
 
 @dataclass
 class Reply:
@@ -133,7 +135,7 @@ def exchange(
     head_only: bool = False,
     host: str = "127.0.0.1",
 ) -> Reply:
-    """Sends `parts` (bytes, or a float: pause that many seconds) over one connection and reads
+    """Sends `parts` (bytes, a float: pause that many seconds, or FIN) over one connection and reads
     until `expect` whole answers, a close, or `deadline_s` after the first byte."""
     if isinstance(parts, bytes | bytearray):
         parts = [parts]
@@ -169,6 +171,9 @@ def exchange(
         for part in parts:
             if not open_ or not sending or done():
                 break
+            if part == FIN:  # the client is done sending: half-close
+                sock.shutdown(socket.SHUT_WR)
+                continue
             if isinstance(part, int | float):
                 pause_end = min(deadline, time.monotonic() + part)
                 while open_ and time.monotonic() < pause_end and not done():
