@@ -395,6 +395,17 @@ def test_bad_input_gets_its_documented_error_and_the_next_request_succeeds(serve
     assert server.post_json("/v1/rerank", GOOD)[0] == 200
 
 
+def test_a_body_shorter_or_longer_than_its_content_length_is_refused(server):
+    """What a server hands over when the client went away mid-upload is not served as complete."""
+    body = orjson.dumps(GOOD)
+    for declared in (len(body) + 50, len(body) - 1):
+        headers = {"content-type": "application/json", "content-length": str(declared)}
+        status, _, payload = server.call("POST", "/v1/rerank", body, headers)
+        assert (status, payload["error"]["code"]) == (400, "incomplete_body"), payload
+    headers = {"content-type": "application/json", "content-length": str(len(body))}
+    assert server.call("POST", "/v1/rerank", body, headers)[0] == 200
+
+
 # ---- layering: request errors stay out of the pipeline; info names what runs ----------------------
 
 

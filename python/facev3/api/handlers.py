@@ -46,6 +46,18 @@ class Route:
 RERANK_OFFLOAD_BYTES = 8 << 20  # a JSON rerank of 200 x 1,024 floats (4 MB, about 12 ms) stays inline
 
 
+def check_complete(request: HttpRequest) -> None:
+    """A body shorter (or longer) than its Content-Length is an upload that broke off: both
+    servers hand it over as if complete when the client goes away, and it must not be served."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) != len(request.body):
+        raise ApiError(
+            400,
+            "incomplete_body",
+            f"the body has {len(request.body):,} of the {int(declared):,} bytes its Content-Length declares",
+        )
+
+
 def offload_pool(settings: Settings) -> ThreadPoolExecutor:
     """The threads that run offloaded routes: one per request either bound admits, and a few
     for light routes beside them."""
@@ -168,6 +180,7 @@ class Api:
         if route is None:
             return HttpResponse(204, b"", headers=(("allow", ", ".join(self._allowed(request.path))),))
         self._authenticate(route, request.path, request.headers)
+        check_complete(request)
         response = self._run(route, request)
         return (
             HttpResponse(response.status, b"", response.content_type, response.headers)
