@@ -9,6 +9,7 @@ import sys
 import tempfile
 
 SERVERS = ("granian", "robyn")
+FILES_KEPT_FREE = 256  # for models, logs, metrics files and Triton shared memory
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     workers = args.workers or settings.workers
     check_port_free(args.host, args.port)
-    raise_open_file_limit()
+    open_files = raise_open_file_limit()
     metrics_dir = None
     if args.server == "granian" and workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Worker processes share their metrics through files (see facev3.api.metrics); set before
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
             command = [sys.executable, "-m", "facev3.http.robyn_app", args.host, str(args.port), str(workers)]
             return supervise(command, stop_timeout_s=30)
-        return serve_granian(args, settings, workers)
+        return serve_granian(args, settings, workers, open_files)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -62,16 +63,17 @@ def check_port_free(host: str, port: int) -> None:
             raise OSError(f"cannot listen on {host}:{port}: {error.strerror} (is another server there?)") from None
 
 
-def raise_open_file_limit() -> None:
+def raise_open_file_limit() -> int:
     """Every connection is a file descriptor: thousands of idle clients must not exhaust the soft
-    limit (often 1,024) while the hard limit allows more."""
+    limit (often 1,024) while the hard limit allows more. Returns the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def serve_granian(args: argparse.Namespace, settings, workers: int) -> int:
-    from granian.constants import Interfaces
+def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: int) -> int:
+    from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.server import Server
 
@@ -83,6 +85,13 @@ def serve_granian(args: argparse.Namespace, settings, workers: int) -> int:
         workers=workers,
         log_level=settings.log_level,
         workers_kill_timeout=30,
+        # HTTP/1.1 only: Granian's cleartext HTTP/2 has no cut for a silent connection, and
+        # clients and proxies speak HTTP/1.1 to a service like this one.
+        http=HTTPModes.http1,
+        # Granian's default (backlog/workers, 1,024) counts connections, not requests: 1,024 idle
+        # clients lock out everyone else. Requests are bounded by FACEV3_MAX_INFLIGHT, so the only
+        # limit worth having here is the file descriptors.
+        backpressure=max(1024, (open_files - FILES_KEPT_FREE) // workers),
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_s * 1000)),
     ).serve()
     return 0
