@@ -15,6 +15,7 @@ from facev3.api.errors import ApiError
 from facev3.api.handlers import Api, offload_pool
 from facev3.api.messages import HttpRequest, HttpResponse, error_response
 from facev3.config import load_settings
+from facev3.http.memory import give_back_large_blocks
 
 
 class RsgiApp:
@@ -24,6 +25,7 @@ class RsgiApp:
         self.pool: ThreadPoolExecutor | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        give_back_large_blocks()
         self.api = bootstrap.build_api(self.settings)
         self.pool = offload_pool(self.settings)
 

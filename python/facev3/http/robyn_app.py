@@ -27,6 +27,7 @@ from facev3.api.handlers import Api, offload_pool
 from facev3.api.messages import HttpRequest, HttpResponse, error_response
 from facev3.api.requests import MULTIPART
 from facev3.config import load_settings
+from facev3.http.memory import give_back_large_blocks
 
 DRAIN_SECONDS = 2.0
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -105,6 +106,7 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
 
 def serve(host: str, port: int, workers: int) -> None:
     """Serves in this process until SIGTERM (facev3 serve runs it under facev3.http.supervisor)."""
+    give_back_large_blocks()
     settings = load_settings()
     api = bootstrap.build_api(settings)
     pool = offload_pool(settings)
