@@ -33,23 +33,26 @@ def jpeg(image_rgb: np.ndarray) -> bytes:
 
 
 def test_each_factor_is_one_when_it_gives_no_reason_for_concern_and_falls_as_documented():
-    good = quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 900.0, 12.5, SFACE)
+    good = quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 0.4, 12.5, SFACE)
     assert good.score > 0.9 and min(good.factors().values()) > 0.94
-    assert quality(np.array([0, 0, 32, 40]), EYES_LEVEL, 0.95, 900.0, 12.5, SFACE).size == pytest.approx(0.5)
-    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 10.0, 12.5, SFACE).sharpness < 0.07
+    assert quality(np.array([0, 0, 20, 26]), EYES_LEVEL, 0.95, 0.4, 12.5, SFACE).size == pytest.approx(0.5)
+    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 0.0007, 12.5, SFACE).sharpness < 0.07
     turned = EYES_LEVEL.copy()
     turned[2, 0] += 0.65 * 32  # the nose past 0.6 eye distances across the face: a profile
-    assert quality(np.array([0, 0, 200, 200]), turned, 0.95, 900.0, 12.5, SFACE).pose == 0.0
-    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 900.0, 8.0, SFACE).norm == pytest.approx(0.5)
-    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.55, 900.0, 12.5, SFACE).detection == pytest.approx(0.5)
+    assert quality(np.array([0, 0, 200, 200]), turned, 0.95, 0.4, 12.5, SFACE).pose == 0.0
+    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.95, 0.4, 8.0, SFACE).norm == pytest.approx(0.5)
+    assert quality(np.array([0, 0, 200, 200]), EYES_LEVEL, 0.55, 0.4, 12.5, SFACE).detection == pytest.approx(0.5)
 
 
-def test_sharpness_is_the_laplacian_variance_of_the_crops_centre():
-    crops = np.random.default_rng(0).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
+def test_sharpness_is_the_laplacian_variance_of_the_crops_centre_over_its_grey_variance():
+    crops = np.random.default_rng(0).integers(0, 256, (3, 112, 112, 3), dtype=np.uint8)
     crops[1] = cv2.GaussianBlur(crops[1], (0, 0), 4)
+    crops[2] = crops[0] // 4  # darker, not blurrier
     values = sharpness(crops)
     grey = cv2.cvtColor(np.ascontiguousarray(crops[0, 16:96, 16:96]), cv2.COLOR_RGB2GRAY)
-    assert values[0] == pytest.approx(cv2.Laplacian(grey, cv2.CV_32F).var(), rel=1e-5) and values[1] < values[0] / 50
+    expected = cv2.Laplacian(grey, cv2.CV_32F).var() / grey.var()
+    assert values[0] == pytest.approx(expected, rel=1e-4) and values[1] < values[0] / 50
+    assert values[2] == pytest.approx(values[0], rel=0.05)
 
 
 def test_degraded_copies_of_the_labelled_photos_score_lower(pipeline):
@@ -64,7 +67,7 @@ def test_degraded_copies_of_the_labelled_photos_score_lower(pipeline):
         results, _ = pipeline.run([jpeg(degrade(image)) for image in photos])
         scores[kind] = np.array([r.largest_face().quality.score for r in results if r.largest_face()])
     assert np.median(scores["original"]) > 0.7
-    assert np.median(scores["tiny"]) < 0.3 and np.median(scores["blurred"]) < 0.3
+    assert np.median(scores["tiny"]) < 0.5 and np.median(scores["blurred"]) < 0.5
 
 
 def test_min_quality_drops_the_faces_below_it(pipeline):

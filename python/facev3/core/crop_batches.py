@@ -23,7 +23,7 @@ from facev3.core.types import StageTimes
 @dataclass(frozen=True)
 class Embedded:
     embeddings: np.ndarray  # (n, D) float32, raw
-    sharpness: np.ndarray  # (n,) Laplacian variance of each aligned crop (facev3.core.quality)
+    sharpness: np.ndarray  # (n,) relative sharpness of each aligned crop (facev3.core.quality)
     aligned: np.ndarray | None  # (n, h, w, 3) uint8 RGB, when kept
 
 
