@@ -100,6 +100,13 @@ def test_unknown_routes_and_methods_are_json_errors(server):
     assert status == 405 and body["error"]["code"] == "method_not_allowed"
 
 
+def test_one_trailing_slash_names_the_same_route_on_both_servers(server):
+    assert server.call("GET", "/v1/info/")[2] == server.call("GET", "/v1/info")[2]
+    status, _, body = server.call("GET", "/v1/rerank/")
+    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    assert server.call("GET", "/healthz//")[0] == 404
+
+
 def test_api_keys_are_required_and_accepted_as_bearer_or_header(server):
     assert server.call("GET", "/v1/info", key=None)[0] == 401
     status, _, body = server.call("GET", "/v1/info", key="wrong")

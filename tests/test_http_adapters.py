@@ -24,6 +24,9 @@ def server(request):
 
 test_health_readiness_info_docs_and_metrics = contract.test_health_readiness_info_docs_and_metrics
 test_unknown_routes_and_methods_are_json_errors = contract.test_unknown_routes_and_methods_are_json_errors
+test_one_trailing_slash_names_the_same_route_on_both_servers = (
+    contract.test_one_trailing_slash_names_the_same_route_on_both_servers
+)
 test_api_keys_are_required_and_accepted_as_bearer_or_header = (
     contract.test_api_keys_are_required_and_accepted_as_bearer_or_header
 )

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import facev3
 from facev3 import native
@@ -44,6 +44,12 @@ class Route:
 
 # Reranks of at least this many bytes leave the event loop.
 RERANK_OFFLOAD_BYTES = 8 << 20  # a JSON rerank of 200 x 1,024 floats (4 MB, about 12 ms) stays inline
+
+
+def route_path(path: str) -> str:
+    """The route a path names. One trailing slash is ignored: Robyn drops it before the adapter
+    sees the path, and both servers must route alike."""
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
 def check_complete(request: HttpRequest) -> None:
@@ -122,7 +128,7 @@ class Api:
 
     def offloaded(self, request: HttpRequest) -> bool:
         """Whether an async adapter should run this request on a worker thread."""
-        methods = self.routes.get(request.path, {})
+        methods = self.routes.get(route_path(request.path), {})
         route = methods.get("GET" if request.method == "HEAD" else request.method)
         return route is not None and route.offload_above is not None and len(request.body) >= route.offload_above
 
@@ -130,6 +136,7 @@ class Api:
         """The error a request gets from its head alone (no route, a method the route lacks, no
         valid key, no capacity), for adapters that answer before reading the body: a refused
         client costs a header parse, not an upload. None when the request may go on."""
+        path = route_path(path)
         try:
             route = self._route(method, path)
             self._authenticate(route, path, headers)
@@ -141,6 +148,7 @@ class Api:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        request = replace(request, path=route_path(request.path))
         endpoint = request.path if request.path in self.routes else "unmatched"
         try:
             response = self._dispatch(request)
