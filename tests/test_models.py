@@ -15,7 +15,7 @@ from facev3 import _native
 from facev3.core.errors import ModelUnavailable
 from facev3.core.models import ARCFACE_TEMPLATE
 from facev3.models import files, onnx_cleaning, registry
-from facev3.models.manifest import ManifestError, load_manifest
+from facev3.models.manifest import ManifestError, first_difference, load_manifest
 
 SFACE_TOML = registry.BUILTIN["sface"].read_text()
 
@@ -30,6 +30,16 @@ def test_the_built_in_models_are_manifests_like_any_other():
         128,
         (112, 112),
     )
+
+
+def test_a_detectors_upright_score_is_how_it_is_used_not_what_it_is(tmp_path):
+    yunet = registry.load("yunet")
+    assert yunet.spec.upright_score == 0.9 and registry.load("centerface").spec.upright_score == 0.0
+    text = registry.BUILTIN["yunet"].read_text()
+    lowered = load_manifest(write(tmp_path, text.replace("upright_score = 0.9", "upright_score = 0.5")))
+    assert lowered.spec.upright_score == 0.5 and first_difference(yunet, lowered) is None
+    with pytest.raises(ManifestError, match=r"detection.upright_score\b"):
+        load_manifest(write(tmp_path, text.replace("upright_score = 0.9", "upright_score = 1.5")))
 
 
 def test_the_arcface_template_is_the_native_cores():

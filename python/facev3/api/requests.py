@@ -318,7 +318,7 @@ EMBED_OPTIONS = (
         "rotations",
         "string",
         "detect on the photo turned by 90, 180 and 270 degrees: when the upright photo "
-        "has no face (fallback), always (auto) or never (none)",
+        "has no clear face (fallback), always (auto) or never (none)",
         default="fallback",
         choices=ROTATIONS,
     ),

@@ -27,7 +27,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "--rotations",
         choices=ROTATIONS,
         default="fallback",
-        help="detect on the photo turned by quarter turns: when upright finds no face, always, never",
+        help="detect on the photo turned by quarter turns: when upright finds no clear face, always, never",
     )
     add_backend_flags(parser)
     return parser

@@ -83,6 +83,10 @@ class DetectorSpec:
     outputs: dict[str, str]  # the decoder's output role -> the model's tensor name
     score_threshold: float  # default detection threshold
     nms_threshold: float
+    # rotations="fallback" also turns the photo when no upright face scores this much: a detector
+    # may find faces lying on their side or upside down, with landmarks that misalign them and
+    # scores below those of upright faces. 0: turn only when no face is found.
+    upright_score: float = 0.0
     pad_multiple: int = 32  # input height and width are padded to multiples of this
     triton_model: str = ""  # the network's name in a Triton repository
 

@@ -40,7 +40,8 @@ ROTATIONS = get_args(Rotations)
 class EmbedOptions:
     """Per-call choices; det_threshold None means the detector's own default. rotations: "fallback"
     detects again on the photo turned by 90, 180 and 270 degrees when the upright pass finds no
-    face (free on photos that have faces upright), "auto" always does, "none" never does."""
+    face scoring the detector's upright_score (free on photos with a clear upright face), "auto"
+    always does, "none" never does."""
 
     det_threshold: float | None = None
     min_face_size: float = 0.0
@@ -143,7 +144,8 @@ class Pipeline:
             return detection.unrotate(found, turns, *image.shape[:2])
 
         found = [detect(0)]
-        if options.rotations == "auto" or (options.rotations == "fallback" and not len(found[0])):
+        unsure = not len(found[0]) or float(found[0].scores.max()) < detector.upright_score
+        if options.rotations == "auto" or (options.rotations == "fallback" and unsure):
             found += [detect(turns) for turns in (1, 2, 3)]
         if len(found) == 1:
             return found[0]

@@ -77,17 +77,23 @@ MANIFEST_FIELDS = {
     "embedding_size": "output.embedding_size",
     "score_threshold": "detection.score_threshold",
     "nms_threshold": "detection.nms_threshold",
+    "upright_score": "detection.upright_score",
     "pad_multiple": "input.pad_multiple",
     "triton_model": "triton.model",
 }
 
 
+# How a model is used, not what it is: the calibration is fitted later for the same vectors, and
+# the upright score only decides when the pipeline turns a photo.
+USE_FIELDS = ("calibration", "upright_score")
+
+
 def first_difference(ours: Manifest, theirs: Manifest) -> str | None:
-    """The first manifest field in which two manifests describe different models, or None. The
-    calibration is not part of a model's identity (it is fitted later, for the same vectors)."""
+    """The first manifest field in which two manifests describe different models, or None;
+    USE_FIELDS are not part of a model's identity."""
 
     def flat(manifest: Manifest) -> dict:
-        spec = {k: v for k, v in manifest.spec.to_dict().items() if k != "calibration"}
+        spec = {k: v for k, v in manifest.spec.to_dict().items() if k not in USE_FIELDS}
         # Through JSON, as a manifest that came from Triton did: tuples and lists compare equal.
         return json.loads(json.dumps({"role": manifest.role, **spec, "source": {"sha256": manifest.source.sha256}}))
 
@@ -266,6 +272,7 @@ def _detector(fields: Fields, tensor_input: Fields, name, version, spec_input, t
         outputs=names,
         score_threshold=thresholds.number("score_threshold", 0.01, 1.0, 0.5),
         nms_threshold=thresholds.number("nms_threshold", 0.01, 1.0, 0.3),
+        upright_score=thresholds.number("upright_score", 0.0, 1.0, 0.0),
         pad_multiple=pad_multiple,
         triton_model=triton_model,
     )
