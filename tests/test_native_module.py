@@ -2,8 +2,6 @@
 
 import ast
 import importlib.metadata
-import threading
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 import facev3
 from facev3 import _native, native
+from tests.support.native import ticks_during
 
 STUB = Path(native.__file__).parent / "_native.pyi"  # beside the façade, also in an editable install
 
@@ -100,19 +99,4 @@ def test_the_gil_is_released_during_native_work():
     rng = np.random.default_rng(1)
     queries = rng.standard_normal((256, 512)).astype(np.float32)
     candidates = rng.standard_normal((20_000, 512)).astype(np.float32)  # ~2.6 G multiply-adds
-    ticks = 0
-    during_call = []
-
-    def worker():
-        start = ticks
-        _native.cosine_scores(queries, candidates)
-        during_call.append(ticks - start)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    while thread.is_alive():
-        ticks += 1
-        time.sleep(0.001)  # lets the worker take the GIL back when it returns
-    thread.join()
-    # Holding the GIL through the call would leave this thread at most a tick or two.
-    assert during_call[0] >= 20, during_call
+    assert ticks_during(lambda: _native.cosine_scores(queries, candidates)) >= 20

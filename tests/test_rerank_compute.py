@@ -6,17 +6,10 @@ import pytest
 
 from facev3 import _native
 from tests.support.embeddings import vectors_with_cosines
+from tests.support.native import numpy_cosine
 
 RNG_SEED = 20261124
 CAL = {"calibration_threshold": 0.45, "calibration_scale": 12.0}
-
-
-def numpy_cosine(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    q = queries.astype(np.float64)
-    c = candidates.astype(np.float64)
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    c /= np.linalg.norm(c, axis=-1, keepdims=True)
-    return q @ c.T
 
 
 def numpy_calibrated(similarity: np.ndarray, threshold: float, scale: float) -> np.ndarray:

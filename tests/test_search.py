@@ -1,24 +1,14 @@
 """facev3._native.search (rerank_search): cosine top-k against numpy's normalize + matmul + sort,
 and cosine_scores with many queries, which shares its kernel."""
 
-import threading
-import time
-
 import numpy as np
 import pytest
 
 from facev3 import _native
+from tests.support.native import numpy_cosine, ticks_during
 
 RNG_SEED = 20261213
 ATOL = 2e-6  # float32 accumulation against numpy's float64
-
-
-def numpy_cosine(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    q = queries.astype(np.float64)
-    c = candidates.astype(np.float64)
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    c /= np.linalg.norm(c, axis=-1, keepdims=True)
-    return q @ c.T
 
 
 def numpy_top_k(queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,22 +176,7 @@ def test_out_buffers_of_the_wrong_shape_dtype_or_layout_are_refused(rng, out_ids
 
 def test_the_gil_is_released_during_search(rng):
     queries, candidates = gaussian(rng, 256, 512), gaussian(rng, 20_000, 512)  # ~2.6 G multiply-adds
-    ticks = 0
-    during_call = []
-
-    def worker():
-        start = ticks
-        _native.search(queries, candidates, 100)
-        during_call.append(ticks - start)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    while thread.is_alive():
-        ticks += 1
-        time.sleep(0.001)  # lets the worker take the GIL back when it returns
-    thread.join()
-    # Holding the GIL through the call would leave this thread at most a tick or two.
-    assert during_call[0] >= 20, during_call
+    assert ticks_during(lambda: _native.search(queries, candidates, 100)) >= 20
 
 
 @pytest.mark.parametrize("q,n,dim", [(2, 50, 3), (13, 700, 128), (40, 513, 1024), (100, 1000, 17)])
