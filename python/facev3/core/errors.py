@@ -1,14 +1,20 @@
 """Typed errors of the face pipeline. Each has a stable `code`; the HTTP layer chooses statuses."""
 
 
-class FaceError(Exception):
-    """Base class: `code` is stable and machine-readable, the message is for people."""
+class CodedError(Exception):
+    """Base class: each subclass's `code` is stable and machine-readable, the message is for people."""
 
-    code = "face_error"
+    code: str
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class FaceError(CodedError):
+    """One image cannot give faces; the other images of its call go on."""
+
+    code = "face_error"
 
 
 class UnsupportedFormat(FaceError):
@@ -42,14 +48,10 @@ class ModelUnavailable(Exception):
         self.message = message
 
 
-class CallError(Exception):
-    """A whole pipeline call fails (not one image of it); `code` is stable."""
+class CallError(CodedError):
+    """A whole pipeline call fails (not one image of it)."""
 
     code = "call_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class BackendUnavailable(CallError):

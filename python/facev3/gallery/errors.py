@@ -1,14 +1,12 @@
 """Typed errors of the gallery: a stable `code` and a message that says what to do."""
 
+from facev3.core.errors import CodedError
+
 INSTALL_HINT = "pip install 'facev3[milvus]'"
 
 
-class GalleryError(Exception):
+class GalleryError(CodedError):
     code = "gallery_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MilvusMissing(GalleryError):
