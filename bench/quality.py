@@ -45,7 +45,7 @@ FAR_TARGET = 1e-2
 GOAL_TAR, GOAL_FAR = 0.90, 0.01
 MISSING = -2.0  # the score of a pair whose probe has no face: below any threshold
 # The quality below which faces are dropped ("filtered"); docs/quality.md says how it was chosen.
-MIN_QUALITY = 0.15
+MIN_QUALITY = 0.25
 # Faces of the impostor photos enrolled into the gallery: large and clearly detected, as an
 # operator would enrol them (a quality gate would judge the score with itself).
 ENROL_MIN_SIDE, ENROL_MIN_SCORE = 32.0, 0.8
@@ -794,7 +794,9 @@ def write_doc(path: Path, table: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"kinds {', '.join(QUICK_KINDS)}; YuNet alone")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"kinds {', '.join(QUICK_KINDS)}; YuNet alone".replace("%", "%%")
+    )
     parser.add_argument("--kinds", help="comma-separated kind names (default: all; clean always runs)")
     parser.add_argument("--configs", help=f"comma-separated, of {', '.join(c.name for c in CONFIGS)}")
     parser.add_argument("--photos", type=Path, default=SHARED_FACES, help="a labelled set (default: %(default)s)")
