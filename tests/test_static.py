@@ -132,7 +132,6 @@ def test_files_are_served_with_their_type_and_revalidated_by_etag(api, path, con
         "/static//etc/passwd",
         "/static/",
         "/static",
-        "/static/app.js/",
         "/static/APP.JS",
         "/static/nope.js",
         "/static/index.html",  # pages only at their own routes, with their policy
