@@ -54,6 +54,10 @@ from facev3.gallery.errors import (
 )
 
 DEFAULT_URI = "facev3-gallery.db"  # a milvus-lite file in the current folder: nothing to start
+# pymilvus pings every 10 s; milvus-lite's embedded gRPC server keeps gRPC's default of one ping in
+# 5 minutes and answers more with GOAWAY "too_many_pings", so any call over about 30 s (an index
+# build over a million faces) broke off and was retried. On loopback a ping in 10 minutes will do.
+LITE_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 600_000}
 SCHEMA_VERSION = "1"
 MODEL_PROPERTY, DIM_PROPERTY, INDEX_PROPERTY, SCHEMA_PROPERTY = (
     "facev3.model",
@@ -192,7 +196,7 @@ def connect(uri: str, create: bool = True):
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         path = str(Path(uri).resolve())
         try:
-            client = MilvusClient(path)
+            client = MilvusClient(path, grpc_options=LITE_GRPC_OPTIONS)
         except Exception as error:
             raise MilvusUnavailable(
                 f"cannot open the milvus-lite file {path}: {error} (milvus-lite lets one process use a file "
