@@ -88,10 +88,10 @@ def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: 
         # HTTP/1.1 only: Granian's cleartext HTTP/2 has no cut for a silent connection, and
         # clients and proxies speak HTTP/1.1 to a service like this one.
         http=HTTPModes.http1,
-        # Granian's default (backlog/workers, 1,024) counts connections, not requests: 1,024 idle
-        # clients lock out everyone else. Requests are bounded by FACEV3_MAX_INFLIGHT, so the only
-        # limit worth having here is the file descriptors.
-        backpressure=max(1024, (open_files - FILES_KEPT_FREE) // workers),
+        # Granian's default (backlog // workers: 1,024 for one worker) counts connections, not
+        # requests, so that many idle clients lock out everyone else. Requests are bounded by
+        # FACEV3_MAX_INFLIGHT; the only limit worth having here is each worker process's files.
+        backpressure=max(64, open_files - FILES_KEPT_FREE),
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_s * 1000)),
     ).serve()
     return 0
