@@ -16,7 +16,14 @@ from facev3 import native
 from facev3.api import openapi, static
 from facev3.api.errors import ApiError, from_call_error
 from facev3.api.formats import JSON, MSGPACK, response_format
-from facev3.api.messages import HttpRequest, HttpResponse, encoded, error_response, json_response
+from facev3.api.messages import (
+    HttpRequest,
+    HttpResponse,
+    declared_length,
+    encoded,
+    error_response,
+    json_response,
+)
 from facev3.api.metrics import Metrics
 from facev3.api.requests import parse_embed_request, parse_rerank_request
 from facev3.api.responses import embed_response, rerank_response
@@ -55,12 +62,12 @@ def route_path(path: str) -> str:
 def check_complete(request: HttpRequest) -> None:
     """A body shorter (or longer) than its Content-Length is an upload that broke off: both
     servers hand it over as if complete when the client goes away, and it must not be served."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) != len(request.body):
+    declared = declared_length(request.headers)
+    if declared is not None and declared != len(request.body):
         raise ApiError(
             400,
             "incomplete_body",
-            f"the body has {len(request.body):,} of the {int(declared):,} bytes its Content-Length declares",
+            f"the body has {len(request.body):,} of the {declared:,} bytes its Content-Length declares",
         )
 
 

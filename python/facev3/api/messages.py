@@ -22,6 +22,13 @@ class HttpResponse:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def declared_length(headers: dict[str, str]) -> int | None:
+    """The body length a request's Content-Length declares, or None without a readable one (the
+    servers refuse a malformed one before the adapter; "²" is a digit to str.isdigit, not to int)."""
+    declared = headers.get("content-length")
+    return int(declared) if declared is not None and declared.isascii() and declared.isdigit() else None
+
+
 def json_response(status: int, payload: dict, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
     return encoded(status, payload, JSON_FORMAT, headers)
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from facev3 import bootstrap
 from facev3.api.errors import ApiError
 from facev3.api.handlers import Api, offload_pool
-from facev3.api.messages import HttpRequest, HttpResponse, error_response
+from facev3.api.messages import HttpRequest, HttpResponse, declared_length, error_response
 from facev3.config import load_settings
 from facev3.http.memory import give_back_large_blocks
 
@@ -58,8 +58,8 @@ class RsgiApp:
         arrive within FACEV3_BODY_TIMEOUT_S; one growing buffer, so a request holds its body once."""
         limit, timeout = self.settings.max_body_bytes, self.settings.body_timeout_s
         too_large = ApiError(413, "body_too_large", f"the body exceeds {limit:,} bytes (FACEV3_MAX_BODY_BYTES)")
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = declared_length(headers)
+        if declared is not None and declared > limit:
             raise too_large
         body = bytearray()
         try:

@@ -24,7 +24,7 @@ from facev3 import bootstrap
 from facev3.api.errors import ApiError
 from facev3.api.formats import media_type
 from facev3.api.handlers import Api, offload_pool
-from facev3.api.messages import HttpRequest, HttpResponse, error_response
+from facev3.api.messages import HttpRequest, HttpResponse, declared_length, error_response
 from facev3.api.requests import MULTIPART
 from facev3.config import load_settings
 from facev3.http.memory import give_back_large_blocks
@@ -65,8 +65,8 @@ def build_app(api: Api, pool: ThreadPoolExecutor, workers: int = 1):
         refused = api.admit(request.method.upper(), request.url.path, headers)
         if refused is not None:
             return refused
-        declared = headers.get("content-length", "0")
-        if declared.isdigit() and int(declared) > api.settings.max_body_bytes:
+        declared = declared_length(headers)
+        if declared is not None and declared > api.settings.max_body_bytes:
             return error_response(
                 ApiError(413, "body_too_large", f"the body exceeds {api.settings.max_body_bytes:,} bytes")
             )
