@@ -105,4 +105,5 @@ def test_bad_input_gets_its_documented_error_and_the_server_stays_up(server, nam
     path, body, headers, status, code = BAD_REQUESTS[name]
     got_status, _, payload = server.call_raw("POST", path, body, headers)
     assert (got_status, payload["error"]["code"]) == (status, code), payload
+    assert set(payload) == {"error"} and payload["error"]["message"] and "Traceback" not in payload["error"]["message"]
     assert server.post_json("/v1/rerank", GOOD)[0] == 200

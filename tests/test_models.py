@@ -38,6 +38,8 @@ def test_a_detectors_upright_score_is_how_it_is_used_not_what_it_is(tmp_path):
     text = registry.BUILTIN["yunet"].read_text()
     lowered = load_manifest(write(tmp_path, text.replace("upright_score = 0.9", "upright_score = 0.5")))
     assert lowered.spec.upright_score == 0.5 and first_difference(yunet, lowered) is None
+    stricter = load_manifest(write(tmp_path, text.replace("score_threshold = 0.7", "score_threshold = 0.8")))
+    assert first_difference(yunet, stricter) == "detection.score_threshold"
     with pytest.raises(ManifestError, match=r"detection.upright_score\b"):
         load_manifest(write(tmp_path, text.replace("upright_score = 0.9", "upright_score = 1.5")))
 

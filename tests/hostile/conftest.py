@@ -146,10 +146,11 @@ class ServerPool:
     def __init__(self) -> None:
         self.current: Running | None = None
 
-    def get(self, kind: str, env: dict[str, str] | None = None) -> Running:
+    def get(self, kind: str, env: dict[str, str] | None = None, fresh: bool = False) -> Running:
+        """The running server of this kind and settings, or a new one (always, when fresh)."""
         env = ENV if env is None else env
         current = self.current
-        if current is not None and (current.kind, current.env) == (kind, env) and current.alive():
+        if not fresh and current is not None and (current.kind, current.env) == (kind, env) and current.alive():
             return current
         self.close()
         self.current = Running(kind, env)

@@ -188,9 +188,10 @@ MEMORY_ENV = {**ENV, "FACEV3_MAX_BODY_BYTES": str(BIG + 1000), "FACEV3_BODY_TIME
 
 
 def memory_burst(kind: str, servers, headers: dict, clients: int, rounds: int) -> dict:
-    """One burst of `clients` x `rounds` near-limit bodies; the worker's peak (VmHWM, reset before)
-    and what it keeps (VmRSS) after, in MB above where it was."""
-    server = servers.get(kind, MEMORY_ENV)
+    """One burst of `clients` x `rounds` near-limit bodies on a fresh worker (so no earlier burst is
+    in its "before"); its peak (VmHWM, reset before) and what it keeps (VmRSS) after, in MB above
+    where it was."""
+    server = servers.get(kind, MEMORY_ENV, fresh=True)
     pid = worker(server)
     before = status_kb(pid)
     reset_peak(pid)
