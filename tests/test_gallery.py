@@ -4,8 +4,10 @@ labelled photos, the CLI run in-process (and once in a subprocess without pymilv
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from facev3.cli import main
 from facev3.gallery import ModelMismatch
 from facev3.gallery import cluster as clustering
 from facev3.gallery.store import FaceRecord, GalleryStore, choose_index, collection_name
+from facev3.tritonserver.launcher import free_ports
 from tests.support.photos import photo_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -340,6 +343,56 @@ def test_the_compose_profile_adds_milvus_standalone_from_its_official_images():
     assert milvus["milvus"]["environment"]["ETCD_ENDPOINTS"] == "etcd:2379"
     assert milvus["milvus"]["ports"] == ["127.0.0.1:19530:19530"] and "ports" not in milvus["minio"]
     assert all("healthcheck" in s for s in milvus.values())
+
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    """A Milvus gRPC server on loopback: milvus-lite's own `milvus-lite server`, which speaks the
+    protocol of a Milvus standalone, so `--milvus http://...` takes the server path as in the
+    compose profile (no Docker engine here for the official images)."""
+    port = free_ports(1)[0]
+    command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(tmp_path / "milvus")]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "milvus-lite server exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "milvus-lite server did not listen within 60 s"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_gallery_on_a_milvus_server_enrols_searches_and_removes(milvus_server, capsys):
+    photos = [str(photo_path(n)) for n in ("Rob_Lowe_0001.jpg", "Rob_Lowe_0002.jpg", "obama_small.jpg")]
+    status, _, err = run_cli(capsys, "add", "--milvus", milvus_server, "--largest", *photos)
+    assert status == 0 and f"at {milvus_server}" in err, err
+    query = str(photo_path("Rob_Lowe_0001.jpg"))
+    _, (record,), _ = run_cli(capsys, "search", "--milvus", milvus_server, "--exclude-self", query)
+    best = record["results"][0]
+    assert Path(best["photo"]).name == "Rob_Lowe_0002.jpg" and best["match"]
+    assert not [r for r in record["results"][1:] if r["match"]]
+    status, _, err = run_cli(capsys, "remove", "--milvus", milvus_server, "--photo", str(photo_path("obama_small.jpg")))
+    assert status == 0 and "1 faces removed" in err
+    assert run_cli(capsys, "stats", "--milvus", milvus_server)[1][0]["faces"] == 2
+
+
+def test_a_milvus_server_that_does_not_answer_is_one_line(capsys):
+    uri = f"http://127.0.0.1:{free_ports(1)[0]}"
+    status, _, err = run_cli(capsys, "stats", "--milvus", uri)
+    assert status == 2 and f"cannot reach Milvus at {uri}" in err and "Traceback" not in err, err
 
 
 def test_a_missing_gallery_is_named_and_not_created(tmp_path, capsys):
