@@ -32,6 +32,7 @@ def build_backend(settings: Settings) -> InferenceBackend:
             backend.close()
             raise
         return backend
+    from facev3.backends import runtimes
     from facev3.backends.local import LocalBackend
 
     return LocalBackend(
@@ -40,6 +41,9 @@ def build_backend(settings: Settings) -> InferenceBackend:
         threads=settings.threads,
         embed_batch=settings.max_batch_size,
         device=settings.device,
+        runtime=settings.runtime,
+        # One OpenVINO stream per core a worker has: requests in parallel, as onnxruntime's sessions run them.
+        streams=max(1, runtimes.cores() // settings.workers),
     )
 
 

@@ -15,6 +15,7 @@ from facev3.backends.triton.shm import ShmKind
 
 Backend = Literal["local", "triton"]
 Device = Literal["cpu", "cuda", "tensorrt"]
+Runtime = Literal["auto", "onnxruntime", "openvino"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -28,7 +29,7 @@ def setting(env: str, default, *, positive: bool = False):
 
 @dataclass(frozen=True)
 class Settings:
-    backend: Backend = setting("FACEV3_BACKEND", "local")  # local = onnxruntime in-process
+    backend: Backend = setting("FACEV3_BACKEND", "local")  # local = the models in-process
     triton_url: str = setting("TRITON_URL", "127.0.0.1:8001")  # host:port, or several, comma-separated
     triton_shm: ShmKind = setting("TRITON_SHM", "system")
     triton_timeout_s: float = setting("TRITON_TIMEOUT_S", 10.0, positive=True)
@@ -38,6 +39,8 @@ class Settings:
     embedder: str | None = setting("FACEV3_EMBEDDER", None)
     threads: int = setting("FACEV3_THREADS", 1, positive=True)  # onnxruntime intra-op threads per worker
     device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
+    # The local backend's runtime per model: auto times onnxruntime and OpenVINO (when installed) at start
+    runtime: Runtime = setting("FACEV3_RUNTIME", "auto")
     max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match
     # A Milvus gallery (a milvus-lite file or http://host:19530) for /v1/gallery/search; None: none

@@ -1,13 +1,14 @@
-"""The embedded backend: the models on onnxruntime in-process, behind the inference port: on the
-CPU by default, on an NVIDIA GPU with FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people
-with a GPU and no Triton."""
+"""The embedded backend: the models in-process, behind the inference port: on the CPU by default
+(onnxruntime or OpenVINO per model, facev3.backends.runtimes), on an NVIDIA GPU with
+FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people with a GPU and no Triton."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-from facev3.config import Device, SettingsError
+from facev3.backends import runtimes
+from facev3.config import Device, Runtime, SettingsError
 from facev3.core import detection
 from facev3.core.models import DetectorSpec, EmbedderSpec
 from facev3.core.ports import ArrayStage, CropStage
@@ -58,32 +59,48 @@ def providers(device: Device) -> list:
     return wanted
 
 
+# A blank photo of this size times the detector when FACEV3_RUNTIME=auto picks its runtime.
+PROBE_PHOTO = (480, 640, 3)
+
+
 class LocalBackend:
-    """onnxruntime in-process (CPU). One intra-op thread by default: on small shared CPUs one
-    worker process per core beats threads."""
+    """The models in-process. One intra-op thread by default: on small shared CPUs requests in
+    parallel (onnxruntime sessions, OpenVINO streams: one per core) beat threads within one."""
 
     name = "local"
 
     def __init__(
-        self, detector: Manifest, embedder: Manifest, *, threads: int = 1, embed_batch: int = 2, device: Device = "cpu"
+        self,
+        detector: Manifest,
+        embedder: Manifest,
+        *,
+        threads: int = 1,
+        embed_batch: int = 2,
+        device: Device = "cpu",
+        runtime: Runtime = "auto",
+        streams: int = 1,
     ) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         chosen = providers(device)
         self.detector: DetectorSpec = detector.spec
         self.embedder: EmbedderSpec = embedder.spec
-        self._detector = ort.InferenceSession(files.model_bytes(detector), options, providers=chosen)
-        self._embedder = ort.InferenceSession(files.model_bytes(embedder), options, providers=chosen)
-        self._detector_names = [o.name for o in self._detector.get_outputs()]
         self._roles = {name: role for role, name in self.detector.outputs.items()}
+
+        def detect_blank(model: runtimes.Model) -> object:
+            tensor = detection.prepare(np.zeros(PROBE_PHOTO, np.uint8), max(PROBE_PHOTO), self.detector).tensor
+            return model.run(model.output_names, {self.detector.input.name: tensor})
+
+        def embed_blank(model: runtimes.Model) -> object:
+            crops = np.zeros((model.batch or embed_batch, *self.embedder.alignment.shape), np.uint8)
+            return model.run([self.embedder.output], {self.embedder.input.name: self.embedder.input.tensor(crops)})
+
+        load = {"runtime": runtime, "threads": threads, "streams": streams, "providers": chosen}
+        self._detector = runtimes.load(files.model_bytes(detector), probe=detect_blank, **load)
+        self._embedder = runtimes.load(files.model_bytes(embedder), probe=embed_blank, **load)
+        self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
+        self._detector_names = self._detector.output_names
         # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
         # bigger batches spill the activations out of cache. A graph with a fixed batch gets its own.
-        fixed_batch = self._embedder.get_inputs()[0].shape[0]
-        self.embed_batch = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else embed_batch
+        self.embed_batch = self._embedder.batch or embed_batch
         self._probe(embedder)
 
     def _probe(self, embedder: Manifest) -> None:

@@ -1,0 +1,134 @@
+"""The runtimes a model of the embedded backend runs on, behind one call: onnxruntime (every
+device) and OpenVINO (CPU, `pip install 'facev3[openvino]'`).
+
+Neither is faster for every model: on one core here OpenVINO runs SFace 1.3x faster than
+onnxruntime and YuNet 0.75x as fast, and its streams let concurrent requests share the cores
+where onnxruntime's sessions contend (docs/performance.md). So "auto" times both on the model's
+own input at start-up and keeps the faster; "onnxruntime" or "openvino" force one.
+"""
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from facev3.config import Runtime, SettingsError
+
+log = logging.getLogger("facev3.runtimes")
+
+TIMED_RUNS = 5  # after 2 warm-up runs; the fastest run of each runtime is compared
+
+
+class Model(Protocol):
+    runtime: str
+    input_names: list[str]
+    output_names: list[str]
+    batch: int | None  # the graph's fixed batch, or None when it is free
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class OnnxRuntimeModel:
+    runtime = "onnxruntime"
+
+    def __init__(self, data: bytes, threads: int, providers: list) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(data, options, providers=providers)
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+        batch = self._session.get_inputs()[0].shape[0]
+        self.batch = batch if isinstance(batch, int) and batch > 0 else None
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._session.run(outputs, feeds)
+
+
+class OpenVinoModel:
+    """One OpenVINO stream per request that may run at once (each with `threads` threads); an
+    infer request per calling thread, as a request is not safe to share."""
+
+    runtime = "openvino"
+
+    def __init__(self, data: bytes, threads: int, streams: int) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise SettingsError(
+                "FACEV3_RUNTIME=openvino needs the openvino package: pip install 'facev3[openvino]'"
+            ) from None
+        core = ov.Core()
+        model = core.read_model(data, b"")  # ONNX from memory; no weights file
+        config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads}
+        self._compiled = core.compile_model(model, "CPU", config)
+        self.input_names = [i.get_any_name() for i in model.inputs]
+        self.output_names = [o.get_any_name() for o in model.outputs]
+        first = model.inputs[0].get_partial_shape()[0]
+        self.batch = first.get_length() if first.is_static else None
+        self._local = threading.local()
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        results = request.infer(feeds)
+        return [results[self._compiled.output(name)] for name in outputs]
+
+
+def openvino_installed() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load(
+    data: bytes,
+    runtime: Runtime,
+    *,
+    threads: int,
+    streams: int,
+    providers: list,
+    probe: Callable[[Model], object],
+) -> Model:
+    """The model on `runtime`; for "auto" on a CPU with OpenVINO installed, on whichever of the
+    two runs `probe` (one call with the model's usual input) faster."""
+    cpu_only = providers == ["CPUExecutionProvider"]
+    if runtime == "openvino" and not cpu_only:
+        raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
+    if runtime == "openvino":
+        return OpenVinoModel(data, threads, streams)
+    onnx = OnnxRuntimeModel(data, threads, providers)
+    if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
+        return onnx
+    candidates = [onnx, OpenVinoModel(data, threads, streams)]
+    timings = [_fastest_run(model, probe) for model in candidates]
+    chosen = candidates[int(np.argmin(timings))]
+    measured = ", ".join(f"{m.runtime} {t * 1e3:.1f} ms" for m, t in zip(candidates, timings, strict=True))
+    log.info("%s runs the model: %s a run", chosen.runtime, measured)
+    return chosen
+
+
+def _fastest_run(model: Model, probe: Callable[[Model], object]) -> float:
+    for _ in range(2):
+        probe(model)
+    best = float("inf")
+    for _ in range(TIMED_RUNS):
+        started = time.perf_counter()
+        probe(model)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

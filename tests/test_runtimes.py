@@ -1,0 +1,93 @@
+"""The embedded backend's runtimes (facev3.backends.runtimes): OpenVINO and onnxruntime give the
+same faces and embeddings on real photos, "auto" keeps one per model by timing both, and what
+cannot run stops the start with a message saying why."""
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from facev3 import bootstrap
+from facev3.backends import runtimes
+from facev3.config import Settings, SettingsError
+from facev3.core import detection
+from facev3.models import files, registry
+from tests.support.photos import photo_path
+
+PHOTOS = ("t1.jpg", "Rob_Lowe_0001.jpg", "obama_small.jpg")
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    built = {runtime: bootstrap.build_pipeline(Settings(runtime=runtime)) for runtime in ("onnxruntime", "openvino")}
+    yield built
+    for pipeline in built.values():
+        pipeline.backend.close()
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_openvino_gives_onnxruntimes_faces_and_embeddings(pipelines, name):
+    photo = photo_path(name).read_bytes()
+    (ours,), _ = pipelines["openvino"].run([photo])
+    (reference,), _ = pipelines["onnxruntime"].run([photo])
+    assert len(ours.faces) == len(reference.faces) >= 1
+    for face, twin in zip(ours.faces, reference.faces, strict=True):
+        np.testing.assert_allclose(face.box, twin.box, atol=0.5)
+        assert float(face.embedding @ twin.embedding) >= 0.999
+
+
+def test_each_model_runs_where_it_was_asked(pipelines):
+    assert pipelines["openvino"].backend.runtimes == {"detector": "openvino", "embedder": "openvino"}
+    assert pipelines["onnxruntime"].backend.runtimes == {"detector": "onnxruntime", "embedder": "onnxruntime"}
+
+
+def test_auto_times_both_runtimes_and_keeps_the_faster_for_each_model(caplog):
+    spec = registry.load("sface").spec
+    data = files.model_bytes(registry.load("sface"))
+    calls = {"onnxruntime": 0, "openvino": 0}
+
+    def probe(model):
+        calls[model.runtime] += 1
+        crops = np.zeros((2, *spec.alignment.shape), np.uint8)
+        return model.run([spec.output], {spec.input.name: spec.input.tensor(crops)})
+
+    with caplog.at_level("INFO", logger="facev3.runtimes"):
+        chosen = runtimes.load(data, "auto", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=probe)
+    assert calls == {"onnxruntime": 2 + runtimes.TIMED_RUNS, "openvino": 2 + runtimes.TIMED_RUNS}
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"{chosen.runtime} runs the model: onnxruntime ")
+
+
+def test_openvino_infer_requests_are_per_thread():
+    detector = registry.load("yunet")
+    model = runtimes.OpenVinoModel(files.model_bytes(detector), threads=1, streams=2)
+    tensors = [
+        detection.prepare(np.full((240, 320, 3), value, np.uint8), 640, detector.spec).tensor for value in (0, 128)
+    ]
+    expected = [model.run(model.output_names, {"input": t}) for t in tensors]
+    got: dict[int, list] = {}
+
+    def work(i: int) -> None:
+        got[i] = [model.run(model.output_names, {"input": tensors[i % 2]}) for _ in range(5)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, runs in got.items():
+        for outputs in runs:
+            for value, reference in zip(outputs, expected[i % 2], strict=True):
+                np.testing.assert_array_equal(value, reference)
+
+
+def test_what_cannot_run_stops_the_start_saying_why(monkeypatch):
+    data = files.model_bytes(registry.load("sface"))
+    with pytest.raises(SettingsError, match="runs on the CPU only"):
+        runtimes.load(data, "openvino", threads=1, streams=1, providers=["CUDAExecutionProvider"], probe=print)
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
+    with pytest.raises(SettingsError, match=r"pip install 'facev3\[openvino\]'"):
+        runtimes.load(data, "openvino", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=print)
+    chosen = runtimes.load(data, "auto", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=print)
+    assert chosen.runtime == "onnxruntime"
