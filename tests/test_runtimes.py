@@ -59,7 +59,7 @@ def test_auto_times_both_runtimes_and_keeps_the_faster_for_each_model(caplog):
     assert record.getMessage().startswith(f"{chosen.runtime} runs the model: onnxruntime ")
 
 
-def test_openvino_infer_requests_are_per_thread():
+def test_openvino_runs_concurrent_calls_on_requests_of_their_own():
     detector = registry.load("yunet")
     model = runtimes.OpenVinoModel(files.model_bytes(detector), threads=1, streams=2)
     tensors = [

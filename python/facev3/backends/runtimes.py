@@ -9,7 +9,7 @@ own input at start-up and keeps the faster; "onnxruntime" or "openvino" force on
 
 import logging
 import os
-import threading
+import queue
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -53,8 +53,10 @@ class OnnxRuntimeModel:
 
 
 class OpenVinoModel:
-    """One OpenVINO stream per request that may run at once (each with `threads` threads); an
-    infer request per calling thread, as a request is not safe to share."""
+    """One OpenVINO stream per request that may run at once (each with `threads` threads). An
+    infer request serves one call at a time, so calls take one from a pool (made when none is
+    free) and give it back; the pool, not the calling threads, owns them, so they go with the
+    model when the backend closes rather than at each thread's or the interpreter's exit."""
 
     runtime = "openvino"
 
@@ -67,20 +69,25 @@ class OpenVinoModel:
             ) from None
         core = ov.Core()
         model = core.read_model(data, b"")  # ONNX from memory; no weights file
-        config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads}
+        # No pinning: several worker processes would each pin their streams to the same cores.
+        config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads, "ENABLE_CPU_PINNING": False}
         self._compiled = core.compile_model(model, "CPU", config)
         self.input_names = [i.get_any_name() for i in model.inputs]
         self.output_names = [o.get_any_name() for o in model.outputs]
         first = model.inputs[0].get_partial_shape()[0]
         self.batch = first.get_length() if first.is_static else None
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
 
     def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        results = request.infer(feeds)
-        return [results[self._compiled.output(name)] for name in outputs]
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self._compiled.create_infer_request()
+        try:
+            results = request.infer(feeds)
+            return [np.copy(results[self._compiled.output(name)]) for name in outputs]
+        finally:
+            self._idle.put(request)
 
 
 def openvino_installed() -> bool:
