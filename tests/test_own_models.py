@@ -40,7 +40,8 @@ def derived(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def sface_pipeline():
-    pipeline = bootstrap.build_pipeline(Settings())
+    # onnxruntime, as the code path written out below: OpenVINO agrees to cosine 0.999, not bit for bit.
+    pipeline = bootstrap.build_pipeline(Settings(runtime="onnxruntime"))
     yield pipeline
     pipeline.backend.close()
 
@@ -62,7 +63,7 @@ def test_sface_through_its_manifest_gives_todays_embeddings_bit_for_bit(sface_pi
 
 
 def test_the_arcface_convention_gives_sfaces_embeddings(derived, sface_faces):
-    pipeline = bootstrap.build_pipeline(Settings(embedder=str(derived["arcface"])))
+    pipeline = bootstrap.build_pipeline(Settings(embedder=str(derived["arcface"]), runtime="onnxruntime"))
     results, _ = pipeline.run([photo_path(name).read_bytes() for name in PHOTOS])
     faces = [face for result in results for face in result.faces]
     assert pipeline.backend.embedder.input.layout == "NHWC" and pipeline.backend.embedder.input.colour == "BGR"
@@ -93,7 +94,8 @@ def check_1024_d_service(api, sface_faces) -> None:
     vectors = np.array([face["embedding"] for face in faces], np.float32)
     assert vectors.shape == (len(sface_faces), 1024)
     reference = np.array([face.embedding for face in sface_faces])
-    np.testing.assert_allclose(vectors @ vectors.T, reference @ reference.T, atol=1e-6)  # SFace's cosines
+    # SFace's cosines, whichever runtime each side ran on (they agree to a few 1e-6)
+    np.testing.assert_allclose(vectors @ vectors.T, reference @ reference.T, atol=2e-5)
     owners = [image["id"] for image in body["images"] for _ in image["faces"]]
     rob = [i for i, owner in enumerate(owners) if owner.startswith("Rob")]
     query, candidates = vectors[rob[0]], [{"id": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
