@@ -85,9 +85,10 @@ class LocalBackend:
         self.embedder: EmbedderSpec = embedder.spec
         self._roles = {name: role for role, name in self.detector.outputs.items()}
 
+        blank_photo = detection.prepare(np.zeros(PROBE_PHOTO, np.uint8), max(PROBE_PHOTO), self.detector).tensor
+
         def detect_blank(model: runtimes.Model) -> object:
-            tensor = detection.prepare(np.zeros(PROBE_PHOTO, np.uint8), max(PROBE_PHOTO), self.detector).tensor
-            return model.run(model.output_names, {self.detector.input.name: tensor})
+            return model.run(model.output_names, {self.detector.input.name: blank_photo})
 
         def embed_blank(model: runtimes.Model) -> object:
             crops = np.zeros((model.batch or embed_batch, *self.embedder.alignment.shape), np.uint8)
@@ -97,7 +98,6 @@ class LocalBackend:
         self._detector = runtimes.load(files.model_bytes(detector), probe=detect_blank, **load)
         self._embedder = runtimes.load(files.model_bytes(embedder), probe=embed_blank, **load)
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
-        self._detector_names = self._detector.output_names
         # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
         # bigger batches spill the activations out of cache. A graph with a fixed batch gets its own.
         self.embed_batch = self._embedder.batch or embed_batch
@@ -116,12 +116,9 @@ class LocalBackend:
 
     def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> Detections:
         prepared = detection.prepare(image_rgb, max_side, self.detector)
-        raw = self._detector.run(self._detector_names, {self.detector.input.name: prepared.tensor})
-        outputs = {
-            self._roles[name]: value
-            for name, value in zip(self._detector_names, raw, strict=True)
-            if name in self._roles
-        }
+        names = self._detector.output_names
+        raw = self._detector.run(names, {self.detector.input.name: prepared.tensor})
+        outputs = {self._roles[name]: value for name, value in zip(names, raw, strict=True) if name in self._roles}
         return detection.decode(self.detector, outputs, prepared.grid, score_threshold, nms_threshold)
 
     @contextmanager

@@ -25,7 +25,6 @@ TIMED_RUNS = 5  # after 2 warm-up runs; the fastest run of each runtime is compa
 
 class Model(Protocol):
     runtime: str
-    input_names: list[str]
     output_names: list[str]
     batch: int | None  # the graph's fixed batch, or None when it is free
 
@@ -43,7 +42,6 @@ class OnnxRuntimeModel:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(data, options, providers=providers)
-        self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         batch = self._session.get_inputs()[0].shape[0]
         self.batch = batch if isinstance(batch, int) and batch > 0 else None
@@ -72,7 +70,6 @@ class OpenVinoModel:
         # No pinning: several worker processes would each pin their streams to the same cores.
         config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads, "ENABLE_CPU_PINNING": False}
         self._compiled = core.compile_model(model, "CPU", config)
-        self.input_names = [i.get_any_name() for i in model.inputs]
         self.output_names = [o.get_any_name() for o in model.outputs]
         first = model.inputs[0].get_partial_shape()[0]
         self.batch = first.get_length() if first.is_static else None
@@ -110,9 +107,9 @@ def load(
     """The model on `runtime`; for "auto" on a CPU with OpenVINO installed, on whichever of the
     two runs `probe` (one call with the model's usual input) faster."""
     cpu_only = providers == ["CPUExecutionProvider"]
-    if runtime == "openvino" and not cpu_only:
-        raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
     if runtime == "openvino":
+        if not cpu_only:
+            raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
         return OpenVinoModel(data, threads, streams)
     onnx = OnnxRuntimeModel(data, threads, providers)
     if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
