@@ -132,7 +132,7 @@ def test_a_manifest_that_disagrees_with_its_file_stops_before_anything_runs(tmp_
 def test_a_file_manifest_is_found_beside_it_and_checked(tmp_path, fixed_sface):
     manifest = load_manifest(file_manifest(tmp_path, fixed_sface))
     assert manifest.source.path == tmp_path / "net.onnx"
-    assert files.model_bytes(manifest) == fixed_sface.SerializeToString()
+    assert files.load_model(manifest) == fixed_sface
     shutil.move(tmp_path / "net.onnx", tmp_path / "gone.onnx")
     with pytest.raises(ModelUnavailable, match=r"source\.path"):
         files.load_model(manifest)
@@ -143,26 +143,32 @@ def test_the_shipped_files_fail_in_onnxruntime_and_the_fixed_ones_run():
     with pytest.raises(ort.capi.onnxruntime_pybind11_state.Fail, match="block_size must be 0"):
         session = ort.InferenceSession(str(files.source_path(yunet)), providers=["CPUExecutionProvider"])
         session.run(None, {"input": np.zeros((1, 3, 640, 640), np.float32)})
-    fixed = ort.InferenceSession(files.model_bytes(yunet), providers=["CPUExecutionProvider"])
+    fixed = ort.InferenceSession(files.load_model(yunet).SerializeToString(), providers=["CPUExecutionProvider"])
     outputs = fixed.run(None, {"input": np.zeros((1, 3, 448, 640), np.float32)})
     assert outputs[0].shape == (1, 56 * 80, 1)
 
 
-def test_fixed_sface_has_one_dynamic_input_no_prelu_and_no_dequantize(fixed_sface):
+def test_fixed_sface_has_one_dynamic_input_and_no_dequantize_and_keeps_prelu_for_openvino(fixed_sface):
     assert [i.name for i in fixed_sface.graph.input] == ["data"]
     assert fixed_sface.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     ops = {node.op_type for node in fixed_sface.graph.node}
-    assert "PRelu" not in ops and "DequantizeLinear" not in ops
+    assert "DequantizeLinear" not in ops and "PRelu" in ops
+    tuned = {node.op_type for node in onnx_cleaning.for_onnxruntime(fixed_sface).graph.node}
+    assert "PRelu" not in tuned and {"Relu", "Min"} <= tuned
+    assert "PRelu" in {node.op_type for node in fixed_sface.graph.node}  # a copy: the clean graph is kept
 
 
-def test_prelu_rewrite_and_dequantization_keep_the_outputs(fixed_sface):
-    """The fixed SFace against the shipped graph with only its inputs fixed (DQ and PRelu kept)."""
+@pytest.mark.parametrize("tuned", [False, True], ids=["fixed", "tuned for onnxruntime"])
+def test_prelu_rewrite_and_dequantization_keep_the_outputs(fixed_sface, tuned):
+    """The fixed SFace, and its onnxruntime form, against the shipped graph with only its inputs
+    fixed (DQ and PRelu kept)."""
     shipped = onnx.load(str(files.source_path(registry.load("sface"))))
     onnx_cleaning._keep_inputs(shipped.graph, {"data"})
     crops = np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
     providers = ["CPUExecutionProvider"]
     reference = ort.InferenceSession(shipped.SerializeToString(), providers=providers).run(None, {"data": crops})[0]
-    fixed = ort.InferenceSession(fixed_sface.SerializeToString(), providers=providers)
+    graph = onnx_cleaning.for_onnxruntime(fixed_sface) if tuned else fixed_sface
+    fixed = ort.InferenceSession(graph.SerializeToString(), providers=providers)
     np.testing.assert_allclose(fixed.run(None, {"data": crops})[0], reference, rtol=1e-4, atol=1e-4)
     batch = np.repeat(crops, 4, axis=0)
     np.testing.assert_allclose(

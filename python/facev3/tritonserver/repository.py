@@ -136,10 +136,11 @@ def _embeddings(spec: EmbedderSpec) -> dict:
 
 
 def _write_network(out: Path, manifest: Manifest, runtime: Runtime):
-    """The network's fixed and checked ONNX file as <model>/1/model.onnx; returns the graph."""
+    """The network's fixed, checked and onnxruntime-tuned ONNX file as <model>/1/model.onnx;
+    returns the graph."""
     import onnx
 
-    model = files.load_model(manifest)
+    model = files.onnxruntime_model(manifest)
     folder = out / manifest.spec.triton_model / "1"
     folder.mkdir(parents=True)
     onnx.save(model, str(folder / "model.onnx"))
