@@ -4,7 +4,8 @@ side in one run, same payloads, loopback only, each bounded in time:
     .venv/bin/python -m bench.load_scenarios --duration 10 --out bench/results/load.json
 
 Prints a markdown table (requests/s and the ratio to the baseline, latency percentiles, errors)
-and writes every result with the machine's description as JSON.
+and writes every result with the machine's description as JSON. `--rounds N` alternates the
+stacks N times and reports medians and ranges: on a shared machine, the way to a fair ratio.
 """
 
 import argparse
@@ -12,6 +13,7 @@ import base64
 import io
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -165,71 +167,90 @@ def start(stack: str, env: dict[str, str], stack_resources: ExitStack) -> Server
     )
 
 
-def run(stacks: list[str], names: list[str] | None, duration_s: float) -> list[dict]:
+def run(stacks: list[str], names: list[str] | None, duration_s: float, rounds: int = 1) -> list[dict]:
+    """Every stack is started first; then each round runs each scenario on each stack in turn, so
+    a noisy neighbour on a shared machine weighs on all stacks alike rather than on one."""
     chosen = [s for s in scenarios() if names is None or s.name in names]
     env = {"FACEV3_BASELINE_MODELS": str(ensure_baseline_models())}
     results = []
-    for stack in stacks:
-        resources = ExitStack()
-        server = start(stack, env, resources)
-        try:
-            for scenario in (s for s in chosen if stack in s.stacks):
+    with ExitStack() as resources:
+        servers = {}
+        for stack in stacks:
+            servers[stack] = start(stack, env, resources)
+            resources.callback(servers[stack].stop)
+        for scenario in chosen:
+            for server in (servers[stack] for stack in stacks if stack in scenario.stacks):
                 server.call("POST", scenario.path, scenario.body, {"content-type": scenario.content_type})  # warm up
-                result = run_load(
-                    "127.0.0.1",
-                    server.port,
-                    "POST",
-                    scenario.path,
-                    scenario.body,
-                    {"content-type": scenario.content_type},
-                    scenario.concurrency,
-                    duration_s,
-                )
-                results.append(
-                    {
-                        "stack": stack,
-                        "scenario": scenario.name,
-                        "concurrency": scenario.concurrency,
-                        "images_per_request": scenario.images,
-                        **result.as_dict(),
-                    }
-                )
-        finally:
-            server.stop()
-            resources.close()
+        for round_index in range(rounds):
+            for scenario in chosen:
+                for stack in (stack for stack in stacks if stack in scenario.stacks):
+                    result = run_load(
+                        "127.0.0.1",
+                        servers[stack].port,
+                        "POST",
+                        scenario.path,
+                        scenario.body,
+                        {"content-type": scenario.content_type},
+                        scenario.concurrency,
+                        duration_s,
+                    )
+                    results.append(
+                        {
+                            "stack": stack,
+                            "scenario": scenario.name,
+                            "round": round_index,
+                            "concurrency": scenario.concurrency,
+                            "images_per_request": scenario.images,
+                            **result.as_dict(),
+                        }
+                    )
     return results
 
 
 def table(results: list[dict]) -> str:
+    """One row per scenario and stack: medians over the rounds, and with several rounds the range
+    of req/s and of each round's ratio to the baseline stacks."""
     lines = [
         "| scenario | stack | req/s | images/s | vs baseline | vs tuned | p50 ms | p99 ms | p99/p50 | errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    rps = {(r["stack"], r["scenario"]): r["rps"] for r in results}
-
-    def ratio(r: dict, stack: str) -> str:
-        other = rps.get((stack, r["scenario"]))
-        return f"{r['rps'] / other:.2f}x" if other else "-"
-
+    runs: dict[tuple[str, str], list[dict]] = {}
     for r in results:
-        images = f"{r['rps'] * r['images_per_request']:.1f}" if r["images_per_request"] else "-"
-        spread = f"{r['p99_ms'] / r['p50_ms']:.2f}" if r["p50_ms"] else "-"
+        runs.setdefault((r["scenario"], r["stack"]), []).append(r)
+
+    def spread(values: list[float], fmt: str) -> str:
+        middle = format(statistics.median(values), fmt)
+        return middle if len(values) == 1 else f"{middle} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+    def ratio(rows: list[dict], stack: str) -> str:
+        other = {r["round"]: r["rps"] for r in runs.get((rows[0]["scenario"], stack), [])}
+        ratios = [r["rps"] / other[r["round"]] for r in rows if other.get(r["round"])]
+        return f"{spread(ratios, '.2f')}x" if ratios else "-"
+
+    for (scenario, stack), rows in runs.items():
+        rps = [r["rps"] for r in rows]
+        images = rows[0]["images_per_request"]
+        p50, p99 = statistics.median(r["p50_ms"] for r in rows), statistics.median(r["p99_ms"] for r in rows)
+        tail = max((r["p99_ms"] / r["p50_ms"] for r in rows if r["p50_ms"]), default=None)
         lines.append(
-            f"| {r['scenario']} | {r['stack']} | {r['rps']:.1f} | {images} | {ratio(r, 'baseline')} | "
-            f"{ratio(r, 'tuned')} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {spread} | {r['errors']} |"
+            f"| {scenario} | {stack} | {spread(rps, '.1f')} | "
+            f"{f'{statistics.median(rps) * images:.1f}' if images else '-'} | {ratio(rows, 'baseline')} | "
+            f"{ratio(rows, 'tuned')} | {p50:.1f} | {p99:.1f} | {f'{tail:.2f}' if tail else '-'} | "
+            f"{sum(r['errors'] for r in rows)} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario and stack")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario, stack and round")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every scenario on every stack in turn")
     parser.add_argument("--stacks", default=",".join(STACKS + tuple(TRITON_STACKS)))
     parser.add_argument("--scenario", action="append", help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    results = run(args.stacks.split(","), args.scenario, args.duration)
+    results = run(args.stacks.split(","), args.scenario, args.duration, args.rounds)
     machine = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -239,7 +260,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(
         orjson.dumps(
-            {"started": started, "duration_s": args.duration, "machine": machine, "results": results},
+            {
+                "started": started,
+                "duration_s": args.duration,
+                "rounds": args.rounds,
+                "machine": machine,
+                "results": results,
+            },
             option=orjson.OPT_INDENT_2,
         )
     )
