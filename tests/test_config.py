@@ -9,6 +9,11 @@ def test_defaults_without_environment(tmp_path):
     assert load_settings({}, tmp_path / "none.env") == Settings()
 
 
+def test_an_optional_setting_left_empty_takes_its_default(tmp_path):
+    assert load_settings({"MAX_BATCH_SIZE": ""}, tmp_path / "none.env").max_batch_size is None
+    assert load_settings({"MAX_BATCH_SIZE": " 6 "}, tmp_path / "none.env").max_batch_size == 6
+
+
 def test_environment_wins_over_the_dotenv_file(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("RERANK_THRESHOLD=0.7\nMAX_BATCH_SIZE=4\nRETURN_ALIGNED=true\n")
@@ -26,6 +31,7 @@ def test_environment_wins_over_the_dotenv_file(tmp_path):
         ({"RERANK_THRESHOLD": "high"}, "RERANK_THRESHOLD"),
         ({"RERANK_THRESHOLD": "1.5"}, "RERANK_THRESHOLD"),
         ({"MAX_BATCH_SIZE": "0"}, "MAX_BATCH_SIZE"),
+        ({"MAX_BATCH_SIZE": "eight"}, "MAX_BATCH_SIZE"),
         ({"RETURN_ALIGNED": "maybe"}, "RETURN_ALIGNED"),
         ({"FACEV3_MAX_INFLIGHT": "-2"}, "FACEV3_MAX_INFLIGHT"),
     ],

@@ -42,6 +42,16 @@ def test_each_model_runs_where_it_was_asked(pipelines):
     assert pipelines["onnxruntime"].backend.runtimes == {"detector": "onnxruntime", "embedder": "onnxruntime"}
 
 
+def test_faces_are_embedded_in_the_runtimes_fastest_batch_unless_a_batch_is_set(pipelines):
+    assert pipelines["openvino"].backend.embed_batch == runtimes.OpenVinoModel.fastest_batch == 8
+    assert pipelines["onnxruntime"].backend.embed_batch == runtimes.OnnxRuntimeModel.fastest_batch == 2
+    backend = bootstrap.build_backend(Settings(runtime="openvino", max_batch_size=3))
+    try:
+        assert backend.embed_batch == 3
+    finally:
+        backend.close()
+
+
 def test_auto_times_both_runtimes_and_keeps_the_faster_for_each_model(caplog):
     spec = registry.load("sface").spec
     data = files.load_model(registry.load("sface"))

@@ -41,7 +41,8 @@ class Settings:
     device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
     # The local backend's runtime per model: auto times onnxruntime and OpenVINO (when installed) at start
     runtime: Runtime = setting("FACEV3_RUNTIME", "auto")
-    max_batch_size: int = setting("MAX_BATCH_SIZE", 2, positive=True)  # faces per embedding batch (local)
+    # Faces per embedding batch (local); None: the fastest for the embedder's runtime
+    max_batch_size: int | None = setting("MAX_BATCH_SIZE", None, positive=True)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match
     # A Milvus gallery (a milvus-lite file or http://host:19530) for /v1/gallery/search; None: none
     gallery: str | None = setting("FACEV3_GALLERY", None)
@@ -89,11 +90,11 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
         name = f.metadata["env"]
         if name not in source:
             continue
-        value = _parse(name, source[name], f.default)
+        value = _parse(name, source[name], f.default, typing.get_type_hints(Settings)[f.name])
         allowed = choices(f.name)
         if allowed and value not in allowed:
             raise SettingsError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
-        if f.metadata["positive"] and value <= 0:
+        if f.metadata["positive"] and value is not None and value <= 0:
             raise SettingsError(f"{name} must be > 0, got {value}")
         values[f.name] = value
     settings = Settings(**values)
@@ -106,11 +107,12 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
     return settings
 
 
-def _parse(name: str, raw: str, default):
+def _parse(name: str, raw: str, default, kind):
     raw = raw.strip()
     try:
-        if default is None:
-            return raw or None
+        if default is None:  # an optional setting: empty is None, else its type's value
+            (base,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+            return base(raw) if raw else None
         if isinstance(default, bool):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError("expected true or false")

@@ -59,8 +59,10 @@ def providers(device: Device) -> list:
     return wanted
 
 
-# A blank photo of this size times the detector when FACEV3_RUNTIME=auto picks its runtime.
+# A blank photo of this size times the detector, and blank crops in batches of this size the
+# embedder, when FACEV3_RUNTIME=auto picks their runtimes.
 PROBE_PHOTO = (480, 640, 3)
+PROBE_BATCH = 2
 
 
 class LocalBackend:
@@ -75,7 +77,7 @@ class LocalBackend:
         embedder: Manifest,
         *,
         threads: int = 1,
-        embed_batch: int = 2,
+        embed_batch: int | None = None,
         device: Device = "cpu",
         runtime: Runtime = "auto",
         streams: int = 1,
@@ -91,16 +93,16 @@ class LocalBackend:
             return model.run(model.output_names, {self.detector.input.name: blank_photo})
 
         def embed_blank(model: runtimes.Model) -> object:
-            crops = np.zeros((model.batch or embed_batch, *self.embedder.alignment.shape), np.uint8)
+            # One batch size for both runtimes, so that "auto" compares like with like.
+            crops = np.zeros((model.batch or embed_batch or PROBE_BATCH, *self.embedder.alignment.shape), np.uint8)
             return model.run([self.embedder.output], {self.embedder.input.name: self.embedder.input.tensor(crops)})
 
         load = {"runtime": runtime, "threads": threads, "streams": streams, "providers": chosen}
         self._detector = runtimes.load(files.load_model(detector), probe=detect_blank, **load)
         self._embedder = runtimes.load(files.load_model(embedder), probe=embed_blank, **load)
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
-        # 2 is the fastest batch on a 2-core AVX2 CPU with one thread (bench/bench_embed_batch.py):
-        # bigger batches spill the activations out of cache. A graph with a fixed batch gets its own.
-        self.embed_batch = self._embedder.batch or embed_batch
+        # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
+        self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
         self._probe(embedder)
 
     def _probe(self, embedder: Manifest) -> None:

@@ -29,12 +29,15 @@ class Model(Protocol):
     runtime: str
     output_names: list[str]
     batch: int | None  # the graph's fixed batch, or None when it is free
+    fastest_batch: int  # the embedder's batch that takes the least time a face on one thread
 
     def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
 class OnnxRuntimeModel:
     runtime = "onnxruntime"
+    # Bigger batches spill SFace's activations out of cache (bench/bench_embed_batch.py).
+    fastest_batch = 2
 
     def __init__(self, model, threads: int, providers: list) -> None:  # model: onnx.ModelProto
         import onnxruntime as ort
@@ -60,6 +63,8 @@ class OpenVinoModel:
     model when the backend closes rather than at each thread's or the interpreter's exit."""
 
     runtime = "openvino"
+    # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
+    fastest_batch = 8
 
     def __init__(self, model, threads: int, streams: int) -> None:  # model: onnx.ModelProto
         try:
