@@ -94,14 +94,14 @@ class Coalescer:
                 following.done.set()
 
 
-def throughput(pipeline, photo: bytes, threads: int, seconds: float) -> float:
-    """Photos a second through the pipeline from `threads` threads calling it back to back."""
+def throughput(pipeline, photos: list[bytes], threads: int, seconds: float) -> float:
+    """Requests a second through the pipeline from `threads` threads calling it back to back."""
     counts = [0] * threads
     stop = time.perf_counter() + seconds
 
     def work(i: int) -> None:
         while time.perf_counter() < stop:
-            pipeline.run([photo])
+            pipeline.run(photos)
             counts[i] += 1
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
@@ -146,7 +146,7 @@ def main() -> None:
                 for mode, embed in modes.items():
                     backend._embed = embed  # what the backend's crop stages call
                     faces_per_run.clear()
-                    rates[mode].append(throughput(pipeline, photo, threads, args.seconds))
+                    rates[mode].append(throughput(pipeline, [photo], threads, args.seconds))
                     if mode == "coalesced":
                         sizes += faces_per_run
             own_rate, coalesced = statistics.median(rates["own"]), statistics.median(rates["coalesced"])

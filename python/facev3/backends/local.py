@@ -2,7 +2,9 @@
 (onnxruntime or OpenVINO per model, facev3.backends.runtimes), on an NVIDIA GPU with
 FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people with a GPU and no Triton."""
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -65,9 +67,41 @@ PROBE_PHOTO = (480, 640, 3)
 PROBE_BATCH = 2
 
 
+class OverlappingStage(ArrayStage):
+    """A stage that embeds each image's faces in the background as soon as they are aligned, while
+    the request decodes and detects its next image, when `spare()` says a core is free for it;
+    `embed` then waits for those runs and embeds the rest. With every core busy, faces wait for
+    `embed` and run in the runtime's fastest batches, which then gives more images a second."""
+
+    def __init__(
+        self,
+        embed: Callable[[np.ndarray], np.ndarray],
+        crops: np.ndarray,
+        background: Executor,
+        spare: Callable[[], bool],
+    ) -> None:
+        super().__init__(embed, crops)
+        self._background, self._spare = background, spare
+        self._started: list[Future] = []  # runs over consecutive crops, from the first
+        self._sent = 0  # crops[:_sent] are in started runs
+
+    def aligned(self, count: int) -> None:
+        if count > self._sent and self._spare():
+            self._started.append(self._background.submit(self._embed, self.crops[self._sent : count]))
+            self._sent = count
+
+    def embed(self, count: int) -> np.ndarray:
+        parts = [run.result() for run in self._started]
+        if count > self._sent:
+            parts.append(self._embed(self.crops[self._sent : count]))
+        self._started, self._sent = [], 0  # a second embed (the mirror images) starts afresh
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 class LocalBackend:
     """The models in-process. One intra-op thread by default: on small shared CPUs requests in
-    parallel (onnxruntime sessions, OpenVINO streams: one per core) beat threads within one."""
+    parallel (onnxruntime sessions, OpenVINO streams: one per core) beat threads within one; a
+    request alone uses a spare core to embed one image while it detects the next."""
 
     name = "local"
 
@@ -103,6 +137,10 @@ class LocalBackend:
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
+        self._streams = streams
+        self._background = ThreadPoolExecutor(streams, thread_name_prefix="facev3-embed")
+        self._lock = threading.Lock()
+        self._staged = 0  # requests holding a stage now
         self._probe(embedder)
 
     def _probe(self, embedder: Manifest) -> None:
@@ -125,7 +163,18 @@ class LocalBackend:
 
     @contextmanager
     def stage(self) -> Iterator[CropStage]:
-        yield ArrayStage(self._embed, np.empty((LOCAL_STAGE_CROPS, *self.embedder.alignment.shape), np.uint8))
+        crops = np.empty((LOCAL_STAGE_CROPS, *self.embedder.alignment.shape), np.uint8)
+        with self._lock:
+            self._staged += 1
+        try:
+            yield OverlappingStage(self._embed, crops, self._background, self._spare_core)
+        finally:
+            with self._lock:
+                self._staged -= 1
+
+    def _spare_core(self) -> bool:
+        """Fewer requests are embedding than the runtime has streams (one per core)."""
+        return self._staged < self._streams
 
     def _embed(self, crops: np.ndarray) -> np.ndarray:
         tensor = self.embedder.input.tensor(crops)
@@ -140,4 +189,5 @@ class LocalBackend:
         return self._embedder is not None
 
     def close(self) -> None:
+        self._background.shutdown(wait=True)
         self._detector = self._embedder = None

@@ -23,6 +23,10 @@ class CropStage(Protocol):
         """crops[:count], count >= 1 -> (count, embedding_size) float32, not normalized, owned by the
         caller."""
 
+    def aligned(self, count: int) -> None:
+        """crops[:count] are final (one more image's faces are in): a stage may start embedding
+        them while the caller detects the next image."""
+
 
 class InferenceBackend(Protocol):
     name: str
@@ -50,6 +54,9 @@ class ArrayStage:
 
     def embed(self, count: int) -> np.ndarray:
         return self._embed(self.crops[:count])
+
+    def aligned(self, count: int) -> None:
+        """Embeds nothing ahead: everything on `embed`."""
 
 
 def embed_crops(backend: InferenceBackend, crops: np.ndarray) -> np.ndarray:

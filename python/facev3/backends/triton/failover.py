@@ -169,3 +169,6 @@ class FailoverStage:
             return self._stage.embed(count)
         except BackendUnavailable:
             return self._elsewhere(self.crops[:count].copy())
+
+    def aligned(self, count: int) -> None:
+        self._stage.aligned(count)
