@@ -17,10 +17,8 @@ slower than with OpenVINO's own queue of single-face runs, so the service does n
 (docs/performance.md).
 """
 
-import argparse
 import statistics
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -94,36 +92,12 @@ class Coalescer:
                 following.done.set()
 
 
-def throughput(pipeline, photos: list[bytes], threads: int, seconds: float) -> float:
-    """Requests a second through the pipeline from `threads` threads calling it back to back."""
-    counts = [0] * threads
-    stop = time.perf_counter() + seconds
-
-    def work(i: int) -> None:
-        while time.perf_counter() < stop:
-            pipeline.run(photos)
-            counts[i] += 1
-
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / (time.perf_counter() - started)
-
-
 def main() -> None:
-    from facev3 import bootstrap
+    from bench.in_process import pipeline_and_args, throughput
     from facev3.backends import runtimes
-    from facev3.config import Settings
     from tests.support.photos import photo_path
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per photo, thread count, mode and round")
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
-    pipeline = bootstrap.build_pipeline(Settings())
+    pipeline, args = pipeline_and_args(__doc__, seconds=5.0, rounds=4)
     backend = pipeline.backend
     plain_embed = backend._embed
     faces_per_run: list[int] = []

@@ -7,10 +7,9 @@ on a spare core while the next image is detected (the backend's default: `Overla
 with every face embedded at the end (as when every core is taken), in alternating rounds.
 """
 
-import argparse
 import statistics
 
-from bench.coalescing import throughput
+from bench.in_process import pipeline_and_args, throughput
 
 PHOTO_SETS = {
     "8 one-face photos": ("Rob_Lowe_0001.jpg", "Rob_Lowe_0002.jpg", "obama_small.jpg") * 2
@@ -20,15 +19,9 @@ PHOTO_SETS = {
 
 
 def main() -> None:
-    from facev3 import bootstrap
-    from facev3.config import Settings
     from tests.support.photos import photo_path
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0, help="per set, thread count, mode and round")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    pipeline = bootstrap.build_pipeline(Settings())
+    pipeline, args = pipeline_and_args(__doc__, seconds=4.0, rounds=3)
     backend = pipeline.backend
     streams = backend._streams
     print(f"embedder on {backend.runtimes['embedder']}, {streams} streams")
