@@ -3,7 +3,9 @@ Retry-After instead of queueing, and with the Triton backend a stopped tritonser
 with a clear code until it is back, with no restart of the service."""
 
 import base64
+import http.client
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -177,3 +179,37 @@ def test_robyn_is_quiet_at_the_info_log_level():
     server = Server("robyn", {"FACEV3_LOG_LEVEL": "info"}, workers=1)
     assert server.stop() == 0
     assert len(server.process.stderr.read().splitlines()) < 5  # Robyn's INFO listed every route it added
+
+
+def test_sigterm_while_the_worker_loads_its_models_stops_the_server():
+    """A pod can be stopped while it starts. Granian's default uvloop drops a signal that arrives
+    before the worker's event loop runs, so a worker stopped while loading its models served on
+    until the 30 s kill timeout; on the asyncio loop (facev3 serve's choice) the signal waits for
+    the loop, and the server stops in a second or two."""
+    port = free_ports(1)[0]
+    command = [sys.executable, "-m", "facev3.cli", "serve", "--server", "granian", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--workers", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        for line in process.stdout:  # Granian's log
+            if b"Spawning worker" in line:
+                break
+        time.sleep(1.5)  # the worker is importing the app or loading its models (several seconds)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+        with pytest.raises(OSError):  # not serving yet: its event loop has not run
+            connection.request("GET", "/healthz")
+            connection.getresponse()
+        connection.close()
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert time.monotonic() - signalled < 15, "the worker missed the signal and was killed at the timeout"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -73,7 +73,7 @@ def raise_open_file_limit() -> int:
 
 
 def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: int) -> int:
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.server import Server
 
@@ -85,6 +85,10 @@ def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: 
         workers=workers,
         log_level=settings.log_level,
         workers_kill_timeout=30,
+        # uvloop (Granian's default) drops a SIGTERM that arrives before the worker's loop runs,
+        # that is while it loads its models, and the worker then serves on until the kill
+        # timeout; asyncio keeps the signal for the loop (tests/test_http_lifecycle.py).
+        loop=Loops.asyncio,
         # HTTP/1.1 only: Granian's cleartext HTTP/2 has no cut for a silent connection, and
         # clients and proxies speak HTTP/1.1 to a service like this one.
         http=HTTPModes.http1,
