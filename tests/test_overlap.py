@@ -1,6 +1,6 @@
 """Embedding overlapping detection on the embedded backend: a request alone embeds each image's
 faces on a spare core while it detects the next image, with the same embeddings as embedding them
-all at the end; with every core taken, nothing runs ahead."""
+all at the end; with every core taken, or no next image, nothing runs ahead."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +56,9 @@ def test_a_lone_request_embeds_ahead_and_gets_the_same_embeddings(backend, mirro
 
     backend._embed = recorded
     try:
+        pipeline.run(photos[:1], EmbedOptions(mirror=mirror))
+        assert threads and not any(name.startswith("facev3-embed") for name in threads)  # nothing to overlap
+        threads.clear()
         ahead, _ = pipeline.run(photos, EmbedOptions(mirror=mirror))
         assert any(name.startswith("facev3-embed") for name in threads)
         streams, backend._streams = backend._streams, 0  # as if every core were taken

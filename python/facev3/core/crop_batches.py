@@ -4,8 +4,8 @@ Faces are aligned from each full-resolution image as soon as it has been detecte
 free slots of the stage, so a request holds one decoded image at a time; with Triton's system
 shared memory the stage is the registered input region, so the crops are never copied on their
 way to the server. A full stage is embedded and released at once; the last, partial one on
-`finish()`. After each image the stage hears which crops are final, so a backend with a core to
-spare embeds them while the next image is decoded and detected.
+`finish()`. Before each further image the stage hears which crops are final, so a backend with a
+core to spare embeds them while that image is decoded and detected.
 """
 
 import time
@@ -64,6 +64,9 @@ class CropBatches:
             done += take
             if self._count == len(self._stage.crops):
                 self._embed_stage()
+
+    def next_image(self) -> None:
+        """Another image is coming: the faces aligned so far may be embedded while it is detected."""
         if self._stage is not None:
             self._stage.aligned(self._count)
 

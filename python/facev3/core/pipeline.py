@@ -80,6 +80,8 @@ class Pipeline:
             self.backend, mirror=options.mirror, keep_aligned=options.return_aligned, times=times
         ) as batches:
             for index, data in enumerate(images):
+                if index:
+                    batches.next_image()
                 if deadline is not None and time.monotonic() > deadline:
                     raise DeadlineExceeded(f"the call ran past its deadline after {index} of {len(images)} images")
                 if options.dedupe:

@@ -24,8 +24,8 @@ class CropStage(Protocol):
         caller."""
 
     def aligned(self, count: int) -> None:
-        """crops[:count] are final (one more image's faces are in): a stage may start embedding
-        them while the caller detects the next image."""
+        """crops[:count] are final and another image follows: a stage may start embedding them
+        while the caller decodes and detects it."""
 
 
 class InferenceBackend(Protocol):
