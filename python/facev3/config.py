@@ -86,11 +86,12 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
     """Environment variables win over the .env file, which wins over the defaults."""
     source = {**read_dotenv(dotenv), **(os.environ if environ is None else environ)}
     values = {}
+    kinds = typing.get_type_hints(Settings)
     for f in fields(Settings):
         name = f.metadata["env"]
         if name not in source:
             continue
-        value = _parse(name, source[name], f.default, typing.get_type_hints(Settings)[f.name])
+        value = _parse(name, source[name], f.default, kinds[f.name])
         allowed = choices(f.name)
         if allowed and value not in allowed:
             raise SettingsError(f"{name}={value!r}: expected one of {', '.join(allowed)}")

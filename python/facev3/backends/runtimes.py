@@ -123,7 +123,7 @@ def load(
     if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
         return onnx
     candidates = [onnx, OpenVinoModel(model, threads, streams)]
-    timings = [_fastest_run(model, probe) for model in candidates]
+    timings = [_fastest_run(candidate, probe) for candidate in candidates]
     chosen = candidates[int(np.argmin(timings))]
     measured = ", ".join(f"{m.runtime} {t * 1e3:.1f} ms" for m, t in zip(candidates, timings, strict=True))
     log.info("%s runs the model: %s a run", chosen.runtime, measured)
