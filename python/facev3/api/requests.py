@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
-import pybase64
 
 from facev3.api.errors import ApiError
 from facev3.api.formats import JSON, load_object, media_type
+from facev3.api.rerank_bulk import base64_rows, json_rerank, strict_b64decode
 from facev3.config import Settings
 from facev3.core import scoring
 from facev3.core.pipeline import ROTATIONS, EmbedOptions
@@ -65,15 +65,11 @@ def reject_unknown(payload: dict, allowed: set[str], where: str) -> None:
         raise ApiError(422, "unknown_field", f"unknown field(s) in {where}: {', '.join(unknown)}")
 
 
-def _strict_b64decode(text: str) -> bytes:
-    return pybase64.b64decode(text, validate=True)
-
-
 def decode_b64(text, field: str) -> bytes:
     if not isinstance(text, str):
         raise ApiError(422, "bad_base64", f"{field} must be a base64 string")
     try:
-        return _strict_b64decode(text)
+        return strict_b64decode(text)
     except ValueError:
         raise ApiError(422, "bad_base64", f"{field} is not valid base64") from None
 
@@ -160,21 +156,12 @@ def candidates_in_bulk(candidates: list, dim: int) -> tuple[list, np.ndarray] | 
     if not all(type(i) is str or type(i) is int for i in ids) or len(set(ids)) != len(ids):
         return None
     values = [item[key] for item in candidates]
-    if key == "embedding":
-        rows = values
-        if not all(type(row) is bytes for row in rows):
-            return None
-    else:
-        width = 4 * -(-4 * dim // 3)  # base64 characters of one padded float32 row
-        if not all(type(text) is str and len(text) == width for text in values):
-            return None
-        try:
-            rows = list(map(_strict_b64decode, values))
-        except ValueError:
-            return None
-    if not all(len(row) == 4 * dim for row in rows):  # base64 padding can differ between rows of one width
+    if key == "embedding_b64":
+        matrix = base64_rows(values, dim)
+        return None if matrix is None else (ids, matrix)
+    if not all(type(row) is bytes and len(row) == 4 * dim for row in values):
         return None
-    return ids, np.frombuffer(b"".join(rows), "<f4").reshape(len(candidates), dim)
+    return ids, np.frombuffer(b"".join(values), "<f4").reshape(len(candidates), dim)
 
 
 def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]:
@@ -201,59 +188,10 @@ def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]
     return ids, matrix
 
 
-def json_float_lists(body: bytes) -> tuple[dict, np.ndarray, list, np.ndarray] | None:
-    """The usual JSON rerank with float lists (query and every candidate exactly {id, embedding})
-    read by simdjson straight into float buffers: no Python float per value, which is most of a
-    general JSON parse of 200 x 1,024 floats (8 ms against orjson's 31 ms here). Returns (the
-    other fields, query, ids, matrix), or None when anything is unusual, and the general parse
-    then names the problem. Booleans, strings and nulls in a list make simdjson refuse it; a list
-    nested in a list is caught by counting the body's "[": exactly the lists read, or step aside."""
-    import simdjson
-
-    try:
-        document = simdjson.Parser().parse(bytes(body))
-        if not isinstance(document, simdjson.Object) or "query" not in document or "candidates" not in document:
-            return None
-        candidates = document["candidates"]
-        if not isinstance(candidates, simdjson.Array) or not len(candidates) or body.count(b"[") != len(candidates) + 2:
-            return None
-        query = _buffer(document["query"])
-        if query is None or not len(query):
-            return None
-        ids, rows = [], np.empty((len(candidates), len(query)), np.float32)
-        for i, item in enumerate(candidates):
-            if not isinstance(item, simdjson.Object) or list(item.keys()) != ["id", "embedding"]:
-                return None
-            identifier, row = item["id"], _buffer(item["embedding"])
-            if type(identifier) not in (str, int) or row is None or len(row) != len(query):
-                return None
-            ids.append(identifier)
-            rows[i] = row
-        if len(set(ids)) != len(ids):
-            return None
-        others = {key: document[key] for key in list(document.keys()) if key not in ("query", "candidates")}
-    except (ValueError, TypeError, RuntimeError, KeyError):  # simdjson's refusals: the general parse explains
-        return None
-    return others, query, ids, rows
-
-
-def _buffer(value) -> np.ndarray | None:
-    """A JSON array of numbers as float32, or None."""
-    import simdjson
-
-    if not isinstance(value, simdjson.Array):
-        return None
-    values = np.frombuffer(value.as_buffer(of_type="d"), np.float64)
-    return values.astype(np.float32) if len(values) == len(value) else None
-
-
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
-    # Base64 has its own bulk parse; which one a body is shows in its head (the query, or the first
-    # candidate), and a wrong guess costs time, never correctness.
-    float_lists = media_type(content_type) == JSON and b'_b64"' not in body[:4096]
-    fast = json_float_lists(body) if float_lists else None
-    if fast is not None:
-        others, query, ids, matrix = fast
+    bulk = json_rerank(body) if media_type(content_type) == JSON else None
+    if bulk is not None:
+        others, query, ids, matrix = bulk
         reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
         if len(ids) > settings.max_candidates:
             raise ApiError(413, "too_many_candidates", f"{len(ids)} candidates; the limit is {settings.max_candidates}")
