@@ -329,6 +329,20 @@ def test_healthz_stays_fast_during_four_30_mb_reranks(kind, servers, record):
 # ---- the in-flight bounds ----------------------------------------------------------------------------------
 
 
+def wait_inflight(port: int, count: int, within_s: float) -> bool:
+    """Whether the worker reports `count` requests in flight (its metrics gauge) within `within_s`."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        reply = exchange(port, request("GET", "/metrics", headers=KEY), 5)
+        if any(
+            line.startswith(b"facev3_inflight_requests ") and float(line.split()[1]) >= count
+            for line in reply.body.splitlines()
+        ):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 @pytest.mark.parametrize("kind", adapters())
 def test_reranks_are_answered_while_embeddings_fill_the_inference_bound(kind, servers, record):
     """FACEV3_MAX_INFLIGHT=1 and an embedding of 8 group photos running: a malformed rerank gets
@@ -336,15 +350,17 @@ def test_reranks_are_answered_while_embeddings_fill_the_inference_bound(kind, se
     from tests.hostile.cases import GOOD_BODY
     from tests.support.photos import photo_path
 
-    server = servers.get(kind, {**ENV, "FACEV3_MAX_INFLIGHT": "1"})
+    server = servers.get(
+        kind, {**ENV, "FACEV3_MAX_INFLIGHT": "1", "FACEV3_MAX_IMAGES": "16", "FACEV3_MAX_BODY_BYTES": "9000000"}
+    )
     photo = base64.b64encode(photo_path("t1.jpg").read_bytes())
-    body = b'{"images":[' + b",".join([b'"' + photo + b'"'] * 4) + b"]}"
+    body = b'{"images":[' + b",".join([b'"' + photo + b'"'] * 16) + b"]}"  # about a second's work
     head = {"Content-Type": "application/json", **KEY}
     embedding = threading.Thread(
         target=lambda: exchange(server.port, request("POST", "/v1/embeddings", body, head), 60)
     )
     embedding.start()
-    time.sleep(0.3)
+    assert wait_inflight(server.port, 1, within_s=10), "the first embedding never started"
     busy = exchange(server.port, request("POST", "/v1/embeddings", body, head), 10)
     bad = exchange(server.port, request("POST", "/v1/rerank", b'{"query": 1}', head), 10)
     good = exchange(server.port, request("POST", "/v1/rerank", GOOD_BODY, head), 10)
