@@ -53,26 +53,28 @@ class RsgiApp:
             response = self.api.handle(request)
         self._send(proto, response)
 
-    async def _read_body(self, headers: dict[str, str], proto) -> bytearray:
+    async def _read_body(self, headers: dict[str, str], proto) -> bytes:
         """The body, refused past FACEV3_MAX_BODY_BYTES (declared or streamed) or when it does not
-        arrive within FACEV3_BODY_TIMEOUT_S; one growing buffer, so a request holds its body once."""
+        arrive within FACEV3_BODY_TIMEOUT_S. Chunks are joined once at the end: a buffer grown
+        chunk by chunk copied a 1 MB body three times more (a twelfth of a base64 rerank)."""
         limit, timeout = self.settings.max_body_bytes, self.settings.body_timeout_s
         too_large = ApiError(413, "body_too_large", f"the body exceeds {limit:,} bytes (FACEV3_MAX_BODY_BYTES)")
         declared = declared_length(headers)
         if declared is not None and declared > limit:
             raise too_large
-        body = bytearray()
+        chunks, size = [], 0
         try:
             async with asyncio.timeout(timeout):
                 async for chunk in proto:
-                    if len(body) + len(chunk) > limit:
+                    size += len(chunk)
+                    if size > limit:
                         raise too_large
-                    body += chunk
+                    chunks.append(chunk)
         except TimeoutError:
             raise ApiError(
                 408, "body_timeout", f"the body did not arrive within {timeout:g} s (FACEV3_BODY_TIMEOUT_S)"
             ) from None
-        return body
+        return b"".join(chunks)
 
     @staticmethod
     def _send(proto, response: HttpResponse) -> None:
