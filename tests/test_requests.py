@@ -1,6 +1,6 @@
-"""Rerank request parsing: the bulk parses of the usual requests (simdjson's for JSON, a column at a
-time after orjson or MessagePack) agree with the per-candidate parse, and step aside for anything
-unusual so that the per-candidate parse names the problem."""
+"""Rerank request parsing: the bulk parses of the usual requests (simdjson's float lists, base64
+rows a column at a time) agree with the per-candidate parse, and step aside for anything unusual
+so that the per-candidate parse names the problem."""
 
 import base64
 
@@ -11,7 +11,7 @@ import pytest
 from facev3.api import rerank_bulk
 from facev3.api.errors import ApiError
 from facev3.api.requests import candidates_in_bulk, candidates_one_by_one, parse_rerank_request
-from facev3.api.rerank_bulk import json_rerank
+from facev3.api.rerank_bulk import read_json
 from facev3.config import Settings
 
 
@@ -58,7 +58,6 @@ def test_the_bulk_parse_steps_aside_and_the_error_names_the_candidate(case):
     items = with_change(4, 3, change)
     assert candidates_in_bulk(items, 4) is None
     body = orjson.dumps({"query_b64": b64([1, 0, 0, 0]), "candidates": items})
-    assert json_rerank(body) is None
     if code is None:  # valid, only not the usual shape
         assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (5, 4)
         return
@@ -95,7 +94,9 @@ def test_the_float_list_fast_path_reads_what_the_general_parse_reads():
     rng = np.random.default_rng(7)
     rows, query = rng.standard_normal((30, 64)).astype(np.float32), rng.standard_normal(64).astype(np.float32)
     body = orjson.dumps(float_body(rows, query, top_k=5, method="qe"))
-    others, fast_query, ids, matrix = json_rerank(body)
+    float_lists, payload = read_json(body)
+    assert payload is None
+    others, fast_query, ids, matrix = float_lists
     np.testing.assert_array_equal(matrix, rows)
     np.testing.assert_array_equal(fast_query, query)
     assert ids == list(range(30)) and others == {"top_k": 5, "method": "qe"}
@@ -123,97 +124,83 @@ def test_the_float_list_fast_path_steps_aside_for_anything_unusual(case):
     if code is None:
         assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (3, 4)
         return
-    assert json_rerank(body) is None
+    assert read_json(body)[0] is None
     with pytest.raises(ApiError) as error:
         parse_rerank_request("application/json", body, Settings())
     assert error.value.code == code
 
 
-# ---- JSON base64: simdjson's bulk parse reads what the general parse reads, or steps aside ---------
+# ---- simdjson for every JSON rerank: what it reads is what orjson reads ------------------------------
 
 
-@pytest.mark.parametrize("dim", [1, 2, 3, 128, 1024])
 @pytest.mark.parametrize("query_as", ["query", "query_b64"])
-def test_the_json_bulk_parse_of_base64_rows_reads_what_the_general_parse_reads(dim, query_as):
-    items = candidates(dim)
-    query = np.random.default_rng(0).standard_normal(dim).astype(np.float32)
+def test_base64_rows_read_by_simdjson_are_what_orjson_reads(query_as):
+    items = candidates(1024, 20)
+    query = np.random.default_rng(0).standard_normal(1024).astype(np.float32)
     body = orjson.dumps(
         {query_as: query.tolist() if query_as == "query" else b64(query), "candidates": items, "threshold": 0.4}
     )
-    others, bulk_query, ids, matrix = json_rerank(body)
-    general = orjson.loads(body)
-    assert others == {"threshold": 0.4}
-    assert ids == [item["id"] for item in general["candidates"]]
-    np.testing.assert_array_equal(bulk_query, query)
-    np.testing.assert_array_equal(matrix, candidates_one_by_one(general["candidates"], dim)[1])
+    float_lists, payload = read_json(body)
+    assert float_lists is None and payload == orjson.loads(body)
+    parsed = parse_rerank_request("application/json", body, Settings())
+    ids, matrix = candidates_one_by_one(orjson.loads(body)["candidates"], 1024)
+    assert parsed.ids == ids and parsed.threshold == 0.4
+    np.testing.assert_array_equal(parsed.candidates, matrix)
+    np.testing.assert_array_equal(parsed.query, query)
 
 
-def test_the_json_bulk_parse_takes_candidate_fields_in_any_order():
-    items = [{"embedding_b64": item["embedding_b64"], "id": item["id"]} for item in candidates(4)]
-    parsed = json_rerank(orjson.dumps({"candidates": items, "query_b64": b64([1, 0, 0, 0])}))
-    assert parsed is not None and parsed[3].shape == (5, 4)
-
-
-UNUSUAL_BODIES = {
-    "a repeated top-level key": (
-        b'{"query_b64":"AACAPw==","top_k":1,"top_k":2,"candidates":[{"id":0,"embedding_b64":"AACAPw=="}]}',
-        None,
-    ),
-    "both query and query_b64": (
-        b'{"query":[1.0],"query_b64":"AACAPw==","candidates":[{"id":0,"embedding_b64":"AACAPw=="}]}',
-        "invalid_value",
-    ),
-    "no candidates": (b'{"query_b64":"AACAPw=="}', "missing_field"),
-    "candidates not a list": (b'{"query_b64":"AACAPw==","candidates":{"id":0}}', "invalid_value"),
-    "no candidates in the list": (b'{"query_b64":"AACAPw==","candidates":[]}', "empty"),
-    "a query of 3 bytes": (b'{"query_b64":"AACA","candidates":[{"id":0,"embedding_b64":"AACAPw=="}]}', "bad_base64"),
-    "an empty query": (b'{"query_b64":"","candidates":[{"id":0,"embedding_b64":"AACAPw=="}]}', "empty"),
-    "float and base64 rows mixed": (
-        b'{"query_b64":"AACAPw==","candidates":[{"id":0,"embedding_b64":"AACAPw=="},{"id":1,"embedding":[1.0]}]}',
-        None,
-    ),
-    "not an object": (b'[{"query_b64":"AACAPw=="}]', "malformed_json"),
+ONE_ROW = rb'"candidates":[{"id":0,"embedding":[1.0]}]'
+SIMDJSON_AS_ORJSON = {
+    "a repeated key (the last wins)": rb'{"top_k":1,"top_k":2,"query":[1.0],' + ONE_ROW + b"}",
+    "escapes in strings": rb'{"query_b64":"AACAPw\u003d=","candidates":[{"id":"a\"b","embedding_b64":"AACAPw=="}]}',
+    "float and base64 rows mixed": rb'{"query":[1],' + ONE_ROW[:-1] + rb',{"id":1,"embedding_b64":"AACAPw=="}]}',
 }
 
 
-@pytest.mark.parametrize("case", UNUSUAL_BODIES)
-def test_the_json_bulk_parse_steps_aside_for_anything_unusual(case):
-    body, code = UNUSUAL_BODIES[case]
-    assert json_rerank(body) is None
-    if code is None:  # valid, only not the usual shape: the general parse reads it as orjson does
-        parsed = parse_rerank_request("application/json", body, Settings())
-        general = orjson.loads(body)
-        assert parsed.ids == [item["id"] for item in general["candidates"]]
-        assert parsed.top_k == general.get("top_k")
-        return
+@pytest.mark.parametrize("case", SIMDJSON_AS_ORJSON)
+def test_unusual_but_valid_bodies_read_as_orjson_reads_them(case):
+    body = SIMDJSON_AS_ORJSON[case]
+    assert read_json(body) == (None, orjson.loads(body))
+    parsed = parse_rerank_request("application/json", body, Settings())
+    assert parsed.ids == [item["id"] for item in orjson.loads(body)["candidates"]]
+
+
+REFUSED_BY_SIMDJSON = {
+    "not JSON": b'{"query": [1.0',
+    "a lone surrogate": rb'{"query":[1.0],"candidates":[{"id":"\ud800","embedding":[1.0]}]}',
+    "bytes that are not UTF-8": b'{"query":[1.0],"candidates":[{"id":"\xff","embedding":[1.0]}]}',
+    "an integer past 64 bits": rb'{"query":[1.0],"top_k":18446744073709551616,' + ONE_ROW + b"}",
+    "not an object": b'[{"query":[1.0]}]',
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_SIMDJSON)
+def test_what_simdjson_refuses_orjson_answers_for(case):
+    """orjson reads or names what simdjson refuses: a big integer is a number to orjson, so the
+    error comes from the field's own check."""
+    body = REFUSED_BY_SIMDJSON[case]
+    assert read_json(body) == (None, None)
     with pytest.raises(ApiError) as error:
         parse_rerank_request("application/json", body, Settings())
-    assert error.value.code == code
+    assert error.value.status in (400, 422) and error.value.code in ("malformed_json", "invalid_value")
 
 
 def test_what_one_parse_returned_survives_the_next_parse_on_the_same_thread():
-    """The thread's simdjson parser is reused: nothing it returns may be a view of its buffers."""
-    first = orjson.dumps({"query_b64": b64([1, 2]), "candidates": candidates(2), "method": "qe"})
-    second = orjson.dumps({"query": [9.0, 9.0], "candidates": [{"id": "x", "embedding": [9.0, 9.0]}], "top_k": 1})
-    others, query, ids, matrix = json_rerank(first)
-    kept = (dict(others), query.copy(), list(ids), matrix.copy())
-    json_rerank(second)
-    assert (others, ids) == (kept[0], kept[2])
-    np.testing.assert_array_equal(query, kept[1])
-    np.testing.assert_array_equal(matrix, kept[3])
+    """The thread's simdjson parser is reused: nothing read from it may be a view of its buffers."""
+    rows = np.arange(8, dtype=np.float32).reshape(4, 2)
+    first = orjson.dumps(float_body(rows, np.ones(2, np.float32), method="qe"))
+    others, query, ids, matrix = read_json(first)[0]
+    read_json(orjson.dumps(float_body(rows + 100, np.zeros(2, np.float32), top_k=1)))
+    assert others == {"method": "qe"} and ids == [0, 1, 2, 3]
+    np.testing.assert_array_equal(query, np.ones(2))
+    np.testing.assert_array_equal(matrix, rows)
 
 
 def test_a_body_past_the_reused_size_gets_a_parser_of_its_own():
-    json_rerank(orjson.dumps({"query_b64": b64([1]), "candidates": candidates(1)}))
+    read_json(orjson.dumps({"query_b64": b64([1]), "candidates": candidates(1)}))
     kept = rerank_bulk._threads.parser
-    rows = rerank_bulk.REUSED_PARSER_BYTES // 5000 + 1
-    big = orjson.dumps({"query_b64": b64(np.ones(1024)), "candidates": candidates(1024, rows)})
+    count = rerank_bulk.REUSED_PARSER_BYTES // 5000 + 1
+    big = orjson.dumps({"query_b64": b64(np.ones(1024)), "candidates": candidates(1024, count)})
     assert len(big) > rerank_bulk.REUSED_PARSER_BYTES
-    assert json_rerank(big)[3].shape == (rows, 1024)
+    assert len(read_json(big)[1]["candidates"]) == count
     assert rerank_bulk._threads.parser is kept
-
-
-def test_escapes_in_json_strings_read_as_json_says():
-    body = rb'{"query_b64":"AACAPw\u003d=","candidates":[{"id":"a\"b","embedding_b64":"AACAPw\u003d="}]}'
-    _, query, ids, matrix = json_rerank(body)
-    assert ids == ['a"b'] and query.tolist() == [1.0] and matrix.tolist() == [[1.0]]

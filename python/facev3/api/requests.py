@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
+import pybase64
 
 from facev3.api.errors import ApiError
 from facev3.api.formats import JSON, load_object, media_type
-from facev3.api.rerank_bulk import base64_rows, json_rerank, strict_b64decode
+from facev3.api.rerank_bulk import read_json
 from facev3.config import Settings
 from facev3.core import scoring
 from facev3.core.pipeline import ROTATIONS, EmbedOptions
@@ -65,11 +66,15 @@ def reject_unknown(payload: dict, allowed: set[str], where: str) -> None:
         raise ApiError(422, "unknown_field", f"unknown field(s) in {where}: {', '.join(unknown)}")
 
 
+def _strict_b64decode(text: str) -> bytes:
+    return pybase64.b64decode(text, validate=True)
+
+
 def decode_b64(text, field: str) -> bytes:
     if not isinstance(text, str):
         raise ApiError(422, "bad_base64", f"{field} must be a base64 string")
     try:
-        return strict_b64decode(text)
+        return _strict_b64decode(text)
     except ValueError:
         raise ApiError(422, "bad_base64", f"{field} is not valid base64") from None
 
@@ -156,12 +161,21 @@ def candidates_in_bulk(candidates: list, dim: int) -> tuple[list, np.ndarray] | 
     if not all(type(i) is str or type(i) is int for i in ids) or len(set(ids)) != len(ids):
         return None
     values = [item[key] for item in candidates]
-    if key == "embedding_b64":
-        matrix = base64_rows(values, dim)
-        return None if matrix is None else (ids, matrix)
-    if not all(type(row) is bytes and len(row) == 4 * dim for row in values):
+    if key == "embedding":
+        rows = values
+        if not all(type(row) is bytes for row in rows):
+            return None
+    else:
+        width = 4 * -(-4 * dim // 3)  # base64 characters of one padded float32 row
+        if not all(type(text) is str and len(text) == width for text in values):
+            return None
+        try:
+            rows = list(map(_strict_b64decode, values))
+        except ValueError:
+            return None
+    if not all(len(row) == 4 * dim for row in rows):  # base64 padding can differ between rows of one width
         return None
-    return ids, np.frombuffer(b"".join(values), "<f4").reshape(len(candidates), dim)
+    return ids, np.frombuffer(b"".join(rows), "<f4").reshape(len(candidates), dim)
 
 
 def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]:
@@ -189,14 +203,15 @@ def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]
 
 
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
-    bulk = json_rerank(body) if media_type(content_type) == JSON else None
-    if bulk is not None:
-        others, query, ids, matrix = bulk
+    float_lists, payload = read_json(body) if media_type(content_type) == JSON else (None, None)
+    if float_lists is not None:
+        others, query, ids, matrix = float_lists
         reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
         if len(ids) > settings.max_candidates:
             raise ApiError(413, "too_many_candidates", f"{len(ids)} candidates; the limit is {settings.max_candidates}")
         return RerankRequest(query=query, ids=ids, candidates=matrix, **read_options(RERANK_OPTIONS, others, settings))
-    payload, _ = load_object(content_type, body)
+    if payload is None:
+        payload, _ = load_object(content_type, body)
     reject_unknown(payload, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
     query = vector(payload, "query", "query_b64")
     if "candidates" not in payload:
