@@ -113,6 +113,7 @@ UNUSUAL_FLOATS = {
     "a duplicate id": (lambda b: b.replace(b'"id":1', b'"id":0', 1), "duplicate_id"),
     "an extra candidate field": (lambda b: b.replace(b'"id":1', b'"id":1,"x":2', 1), "unknown_field"),
     "a shorter row": (lambda b: b.replace(b"[1.0,", b"[", 1), "dim_mismatch"),
+    "a base64 query as well": (lambda b: b.replace(b'"query"', b'"query_b64":"AACAPw==","query"', 1), "invalid_value"),
 }
 
 

@@ -48,7 +48,7 @@ def _usual_float_lists(document: simdjson.Object, body: bytes | bytearray) -> Fl
     caught by counting the body's "[": exactly the lists read, or step aside."""
     try:
         keys = list(document.keys())
-        if len(set(keys)) != len(keys) or "query" not in keys or "candidates" not in keys:
+        if len(set(keys)) != len(keys) or "query" not in keys or "query_b64" in keys or "candidates" not in keys:
             return None
         candidates = document["candidates"]
         if not isinstance(candidates, simdjson.Array) or not len(candidates):
