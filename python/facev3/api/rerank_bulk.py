@@ -23,7 +23,8 @@ FloatLists = tuple[dict, np.ndarray, list, np.ndarray]  # the other fields, quer
 
 def read_json(body: bytes | bytearray) -> tuple[FloatLists | None, dict | None]:
     """(the usual float-list request read into buffers, None), or (None, the body as a dict), or
-    (None, None) when simdjson refuses the body or it is not an object."""
+    (None, None) when simdjson refuses the body, it is not an object, or it is another shape past
+    REUSED_PARSER_BYTES."""
     try:
         document = _parse(body)
     except (ValueError, RuntimeError):  # simdjson's refusals (UnicodeDecodeError is a ValueError)
@@ -31,7 +32,11 @@ def read_json(body: bytes | bytearray) -> tuple[FloatLists | None, dict | None]:
     if not isinstance(document, simdjson.Object):
         return None, None
     usual = _usual_float_lists(document, body)
-    return (usual, None) if usual is not None else (None, document.as_dict())
+    if usual is not None:
+        return usual, None
+    # A large body's Python objects would sit beside the parser's buffers (20 MB of base64 held
+    # four times over); orjson reads it once the parser is gone.
+    return None, document.as_dict() if len(body) <= REUSED_PARSER_BYTES else None
 
 
 def _parse(body: bytes | bytearray) -> object:
