@@ -61,14 +61,6 @@ def test_sigterm_lets_the_request_in_flight_finish(kind):
     assert status == 200 and [len(i["faces"]) for i in body["images"]] == [6, 6, 6, 6]
 
 
-def inflight_gauge(server: Server) -> float:
-    status, _, text = server.call("GET", "/metrics")
-    assert status == 200
-    return next(
-        float(line.split()[-1]) for line in text.decode().splitlines() if line.startswith("facev3_inflight_requests")
-    )
-
-
 @pytest.mark.parametrize("kind", ["granian", "robyn"])
 def test_embeddings_run_side_by_side_while_light_routes_answer(kind):
     """One worker process: inference requests run on its thread pool at the same time, and
@@ -82,7 +74,7 @@ def test_embeddings_run_side_by_side_while_light_routes_answer(kind):
             r.start()
         seen = set()
         while any(r.is_alive() for r in requests):
-            seen.add(inflight_gauge(server))
+            seen.add(server.inflight())
         assert answers == [200, 200] and 2.0 in seen
     finally:
         assert server.stop() == 0

@@ -329,15 +329,11 @@ def test_healthz_stays_fast_during_four_30_mb_reranks(kind, servers, record):
 # ---- the in-flight bounds ----------------------------------------------------------------------------------
 
 
-def wait_inflight(port: int, count: int, within_s: float) -> bool:
+def wait_inflight(server, count: int, within_s: float) -> bool:
     """Whether the worker reports `count` requests in flight (its metrics gauge) within `within_s`."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        reply = exchange(port, request("GET", "/metrics", headers=KEY), 5)
-        if any(
-            line.startswith(b"facev3_inflight_requests ") and float(line.split()[1]) >= count
-            for line in reply.body.splitlines()
-        ):
+        if server.server.inflight() >= count:
             return True
         time.sleep(0.02)
     return False
@@ -360,7 +356,7 @@ def test_reranks_are_answered_while_embeddings_fill_the_inference_bound(kind, se
         target=lambda: exchange(server.port, request("POST", "/v1/embeddings", body, head), 60)
     )
     embedding.start()
-    assert wait_inflight(server.port, 1, within_s=10), "the first embedding never started"
+    assert wait_inflight(server, 1, within_s=10), "the first embedding never started"
     busy = exchange(server.port, request("POST", "/v1/embeddings", body, head), 10)
     bad = exchange(server.port, request("POST", "/v1/rerank", b'{"query": 1}', head), 10)
     good = exchange(server.port, request("POST", "/v1/rerank", GOOD_BODY, head), 10)

@@ -92,6 +92,13 @@ class Server:
         finally:
             connection.close()
 
+    def inflight(self) -> float:
+        """The worker's gauge of embedding and rerank requests in flight, from /metrics."""
+        status, _, text = self.call("GET", "/metrics")
+        assert status == 200
+        lines = text.decode().splitlines()
+        return next(float(line.split()[-1]) for line in lines if line.startswith("facev3_inflight_requests"))
+
     def call_raw(self, method: str, path: str, body: bytes, headers: dict):
         """A request over a plain socket that keeps reading when the server answers before the
         upload ends (Granian refuses an oversized body early and closes its side)."""
