@@ -2,6 +2,7 @@
 same faces and embeddings on real photos, "auto" keeps one per model by timing both, and what
 cannot run stops the start with a message saying why."""
 
+import os
 import sys
 import threading
 
@@ -101,3 +102,22 @@ def test_what_cannot_run_stops_the_start_saying_why(monkeypatch):
         runtimes.load(data, "openvino", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=print)
     chosen = runtimes.load(data, "auto", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=print)
     assert chosen.runtime == "onnxruntime"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),  # cgroup v2, a limit of 2 CPUs
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: the second core is used in part
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup CPU controller
+    ],
+)
+def test_cores_are_capped_by_the_containers_cpu_quota(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    affinity = len(os.sched_getaffinity(0))
+    assert runtimes.cores(tmp_path) == (affinity if expected is None else min(affinity, expected))

@@ -9,10 +9,12 @@ graph in the form it runs fastest (facev3.models.onnx_cleaning).
 """
 
 import logging
+import math
 import os
 import queue
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -141,6 +143,29 @@ def _fastest_run(model: Model, probe: Callable[[Model], object]) -> float:
     return best
 
 
-def cores() -> int:
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may run on: its affinity, capped by its container's CPU quota (a
+    Kubernetes CPU limit leaves the affinity at all of the node's cores, and each core here costs
+    an OpenVINO copy of the embedder)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return count if quota is None else max(1, min(count, math.ceil(quota)))
+
+
+def cpu_quota(cgroup: Path) -> float | None:
+    """The CPUs' worth of time the cgroup may use (cgroup v2's cpu.max, else v1's CFS quota), or
+    None when it is unlimited or unknown."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
