@@ -100,7 +100,7 @@ class OverlappingStage(ArrayStage):
 
 class LocalBackend:
     """The models in-process. One intra-op thread by default: on small shared CPUs requests in
-    parallel (onnxruntime sessions, OpenVINO streams: one per core) beat threads within one; a
+    parallel (onnxruntime sessions, OpenVINO copies: one per core) beat threads within one; a
     request alone uses a spare core to embed one image while it detects the next."""
 
     name = "local"
@@ -173,7 +173,7 @@ class LocalBackend:
                 self._staged -= 1
 
     def _spare_core(self) -> bool:
-        """Fewer requests are embedding than the runtime has streams (one per core)."""
+        """Fewer requests are embedding than the runtime may run at once (one per core)."""
         return self._staged < self._streams
 
     def _embed(self, crops: np.ndarray) -> np.ndarray:

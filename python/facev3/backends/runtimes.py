@@ -2,8 +2,7 @@
 device) and OpenVINO (CPU, `pip install 'facev3[openvino]'`).
 
 Neither is faster for every model: on one core here OpenVINO runs SFace 1.9x faster than
-onnxruntime and YuNet 0.75x as fast, and its streams let concurrent requests share the cores
-where onnxruntime's sessions contend (docs/performance.md). So "auto" times both on the model's
+onnxruntime and YuNet 0.75x as fast (docs/performance.md). So "auto" times both on the model's
 own input at start-up and keeps the faster; "onnxruntime" or "openvino" force one. Each gets the
 graph in the form it runs fastest (facev3.models.onnx_cleaning).
 """
@@ -12,6 +11,7 @@ import logging
 import math
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,10 +59,15 @@ class OnnxRuntimeModel:
 
 
 class OpenVinoModel:
-    """One OpenVINO stream per request that may run at once (each with `threads` threads). An
-    infer request serves one call at a time, so calls take one from a pool (made when none is
-    free) and give it back; the pool, not the calling threads, owns them, so they go with the
-    model when the backend closes rather than at each thread's or the interpreter's exit."""
+    """OpenVINO runs each call in the thread that makes it, on a compiled copy of the model that
+    serves one call at a time. Copies are compiled as concurrent calls need them, up to `streams`
+    (one per core); a call that finds `streams` calls running waits for one of them to end. The
+    copies go with the model when the backend closes.
+
+    Why copies rather than one compiled model with `streams` streams, which would share their
+    weights: such a model hands each call to a stream thread of its own and back, two thread
+    wake-ups that each wait for a busy core. A copy of SFace costs about 100 MB: its weights in
+    the CPU's blocked layout and a batch's activations."""
 
     runtime = "openvino"
     # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
@@ -75,26 +80,32 @@ class OpenVinoModel:
             raise SettingsError(
                 "FACEV3_RUNTIME=openvino needs the openvino package: pip install 'facev3[openvino]'"
             ) from None
-        core = ov.Core()
-        network = core.read_model(model.SerializeToString(), b"")  # ONNX from memory; no weights file
-        # No pinning: several worker processes would each pin their streams to the same cores.
-        config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * threads, "ENABLE_CPU_PINNING": False}
-        self._compiled = core.compile_model(network, "CPU", config)
-        self.output_names = [o.get_any_name() for o in network.outputs]
-        first = network.inputs[0].get_partial_shape()[0]
+        self._core = ov.Core()
+        self._network = self._core.read_model(model.SerializeToString(), b"")  # ONNX from memory; no weights file
+        # One stream: OpenVINO then runs a call in the calling thread (with `threads` threads in
+        # all). No pinning: several worker processes would each pin their threads to the same cores.
+        self._config = {"NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": False}
+        self.output_names = [o.get_any_name() for o in self._network.outputs]
+        first = self._network.inputs[0].get_partial_shape()[0]
         self.batch = first.get_length() if first.is_static else None
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._running = threading.BoundedSemaphore(streams)
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()  # infer requests of the copies no call uses
+        self._idle.put(self._copy())  # the first now: compiling checks the model, and the probe times it
+
+    def _copy(self):  # -> openvino.InferRequest, which keeps its compiled copy alive
+        return self._core.compile_model(self._network, "CPU", self._config).create_infer_request()
 
     def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        try:
-            request = self._idle.get_nowait()
-        except queue.Empty:
-            request = self._compiled.create_infer_request()
-        try:
-            results = request.infer(feeds)
-            return [np.copy(results[self._compiled.output(name)]) for name in outputs]
-        finally:
-            self._idle.put(request)
+        with self._running:
+            try:
+                request = self._idle.get_nowait()
+            except queue.Empty:
+                request = self._copy()
+            try:
+                results = request.infer(feeds)
+                return [np.copy(results[name]) for name in outputs]
+            finally:
+                self._idle.put(request)
 
 
 def openvino_installed() -> bool:
