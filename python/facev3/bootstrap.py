@@ -44,6 +44,7 @@ def build_backend(settings: Settings) -> InferenceBackend:
         runtime=settings.runtime,
         # One OpenVINO copy per core a worker has: requests in parallel, as onnxruntime's sessions run them.
         streams=max(1, runtimes.cores() // settings.workers),
+        nice=settings.inference_nice,
     )
 
 

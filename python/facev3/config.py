@@ -38,6 +38,8 @@ class Settings:
     detector: str | None = setting("FACEV3_DETECTOR", None)
     embedder: str | None = setting("FACEV3_EMBEDDER", None)
     threads: int = setting("FACEV3_THREADS", 1, positive=True)  # onnxruntime intra-op threads per worker
+    # Nice levels the inference threads run below the server's own (0 to 19; 0: at the same level)
+    inference_nice: int = setting("FACEV3_INFERENCE_NICE", 10)
     device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
     # The local backend's runtime per model: auto times onnxruntime and OpenVINO (when installed) at start
     runtime: Runtime = setting("FACEV3_RUNTIME", "auto")
@@ -99,6 +101,8 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
             raise SettingsError(f"{name} must be > 0, got {value}")
         values[f.name] = value
     settings = Settings(**values)
+    if not 0 <= settings.inference_nice <= 19:
+        raise SettingsError(f"FACEV3_INFERENCE_NICE must be in [0, 19], got {settings.inference_nice}")
     if not 0.0 <= settings.rerank_threshold <= 1.0:
         raise SettingsError(f"RERANK_THRESHOLD must be in [0, 1], got {settings.rerank_threshold}")
     if "FACEV3_API_KEYS" in source and source["FACEV3_API_KEYS"].strip() and not settings.api_keys:

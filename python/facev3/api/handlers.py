@@ -32,6 +32,7 @@ from facev3.core import scoring
 from facev3.core.errors import CallError
 from facev3.core.models import Calibration
 from facev3.core.pipeline import Pipeline
+from facev3.threads import compute_pool
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ def check_complete(request: HttpRequest) -> None:
 
 def offload_pool(settings: Settings) -> ThreadPoolExecutor:
     """The threads that run offloaded routes: one per request either bound admits, and a few
-    for light routes beside them."""
-    return ThreadPoolExecutor(settings.max_inflight + settings.max_rerank_inflight + 4, thread_name_prefix="facev3")
+    for light routes beside them, below the server threads' priority (facev3.threads)."""
+    workers = settings.max_inflight + settings.max_rerank_inflight + 4
+    return compute_pool(workers, "facev3", settings.inference_nice)
 
 
 class InflightBound:

@@ -4,7 +4,7 @@ FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people with a GPU and no Tr
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,6 +17,7 @@ from facev3.core.ports import ArrayStage, CropStage
 from facev3.core.types import Detections
 from facev3.models import files
 from facev3.models.manifest import Manifest, ManifestError
+from facev3.threads import compute_pool
 
 LOCAL_STAGE_CROPS = 32
 # onnxruntime's execution providers for each device, best first; the CPU takes what a GPU provider
@@ -101,7 +102,8 @@ class OverlappingStage(ArrayStage):
 class LocalBackend:
     """The models in-process. One intra-op thread by default: on small shared CPUs requests in
     parallel (onnxruntime sessions, OpenVINO copies: one per core) beat threads within one; a
-    request alone uses a spare core to embed one image while it detects the next."""
+    request alone uses a spare core to embed one image while it detects the next, on threads
+    `nice` levels below their creator's priority (facev3.threads)."""
 
     name = "local"
 
@@ -115,6 +117,7 @@ class LocalBackend:
         device: Device = "cpu",
         runtime: Runtime = "auto",
         streams: int = 1,
+        nice: int = 0,
     ) -> None:
         chosen = providers(device)
         self.detector: DetectorSpec = detector.spec
@@ -138,7 +141,7 @@ class LocalBackend:
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
         self._streams = streams
-        self._background = ThreadPoolExecutor(streams, thread_name_prefix="facev3-embed")
+        self._background = compute_pool(streams, "facev3-embed", nice)
         self._lock = threading.Lock()
         self._staged = 0  # requests holding a stage now
         self._probe(embedder)

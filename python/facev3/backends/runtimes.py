@@ -66,8 +66,10 @@ class OpenVinoModel:
 
     Why copies rather than one compiled model with `streams` streams, which would share their
     weights: such a model hands each call to a stream thread of its own and back, two thread
-    wake-ups that each wait for a busy core. A copy of SFace costs about 100 MB: its weights in
-    the CPU's blocked layout and a batch's activations."""
+    wake-ups that each wait for a busy core, and its threads escape the lower priority of the
+    pool that calls (facev3.threads). On the one-face load at 2 connections, copies with that
+    priority served 1.12x the requests/s of the shared model (docs/performance.md). A copy of
+    SFace costs about 100 MB: its weights in the CPU's blocked layout and a batch's activations."""
 
     runtime = "openvino"
     # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
