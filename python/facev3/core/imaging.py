@@ -58,8 +58,9 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> np.ndarr
             raise ImageTooSmall(f"the image is {width} x {height} pixels; each side needs at least {limits.min_side}")
         try:
             image.load()
-            oriented = ImageOps.exif_transpose(image)
-            return _to_rgb(oriented)
+            # In place: otherwise Pillow copies every upright image whole, turned or not.
+            ImageOps.exif_transpose(image, in_place=True)
+            return _to_rgb(image)
         except (OSError, SyntaxError, ValueError) as exc:
             raise CorruptImage(f"the image data is corrupt or truncated: {exc}") from None
 
