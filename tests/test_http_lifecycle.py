@@ -173,6 +173,17 @@ def test_robyn_is_quiet_at_the_info_log_level():
     assert len(server.process.stderr.read().splitlines()) < 5  # Robyn's INFO listed every route it added
 
 
+def wait_until_loading_models(pid: int) -> None:
+    """Waits until the worker runs more than one thread: the runtimes' thread pools start with
+    its first model, after Granian set the worker's signal handlers and before it serves."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "Threads:\t1\n" not in Path(f"/proc/{pid}/status").read_text():
+            return
+        time.sleep(0.005)
+    raise AssertionError("the worker started no model within 30 s")
+
+
 def test_sigterm_while_the_worker_loads_its_models_stops_the_server():
     """A pod can be stopped while it starts. Granian's default uvloop drops a signal that arrives
     before the worker's event loop runs, so a worker stopped while loading its models served on
@@ -188,11 +199,12 @@ def test_sigterm_while_the_worker_loads_its_models_stops_the_server():
         start_new_session=True,
     )
     try:
-        for line in process.stdout:  # Granian's log
+        for line in process.stdout:  # Granian's log: "Spawning worker-1 with PID: 1234"
             if b"Spawning worker" in line:
+                worker = int(line.rsplit(b":", 1)[1])
                 break
-        time.sleep(1.5)  # the worker is importing the app or loading its models (several seconds)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+        wait_until_loading_models(worker)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.1)
         with pytest.raises(OSError):  # not serving yet: its event loop has not run
             connection.request("GET", "/healthz")
             connection.getresponse()
@@ -205,3 +217,29 @@ def test_sigterm_while_the_worker_loads_its_models_stops_the_server():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_a_worker_signalled_before_granian_set_its_handlers_exits():
+    """The moments between Granian's fork and the worker's own handlers (some 10 ms: the app
+    is imported in the main process) are too short to hit from outside, so this runs the hook as
+    Granian does: in the main process, over a handler that only sets a flag, before a fork."""
+    script = """
+import os, signal, time
+from facev3.cli.serve import exit_workers_signalled_before_their_loop
+flagged = []
+signal.signal(signal.SIGTERM, lambda *_: flagged.append(True))  # Granian's main handler
+exit_workers_signalled_before_their_loop()
+started, start = os.pipe()
+worker = os.fork()
+if worker == 0:
+    os.write(start, b"!")  # past CPython's after-fork reset of pending signals
+    time.sleep(5)  # importing the app; the signal was lost and it went on to serve
+    os._exit(3)
+os.read(started, 1)
+os.kill(worker, signal.SIGTERM)
+status = os.waitpid(worker, 0)[1]
+os.kill(os.getpid(), signal.SIGTERM)
+print(os.waitstatus_to_exitcode(status), flagged)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.stdout.split() == ["0", "[True]"], result.stderr  # the worker exited; the main kept its flag

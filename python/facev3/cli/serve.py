@@ -4,6 +4,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -77,7 +78,7 @@ def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: 
     from granian.http import HTTP1Settings
     from granian.server import Server
 
-    Server(
+    server = Server(
         "facev3.http.granian_app:app",
         address=args.host,
         port=args.port,
@@ -97,5 +98,24 @@ def serve_granian(args: argparse.Namespace, settings, workers: int, open_files: 
         # FACEV3_MAX_INFLIGHT; the only limit worth having here is each worker process's files.
         backpressure=max(64, open_files - FILES_KEPT_FREE),
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_s * 1000)),
-    ).serve()
+    )
+    server.on_startup(exit_workers_signalled_before_their_loop)
+    server.serve()
     return 0
+
+
+def exit_workers_signalled_before_their_loop() -> None:
+    """Granian forks its workers with the main process's SIGTERM and SIGINT handlers, which only
+    set a flag on the main process's server object: a signal that reached a worker before it set
+    its own (while it imports the app) was lost, and the worker served on until the kill timeout.
+    Run in the main process just before the fork; a worker now exits there, nothing to drain."""
+    main = os.getpid()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        granian_handler = signal.getsignal(signum)
+
+        def handler(signum, frame, granian_handler=granian_handler) -> None:
+            if os.getpid() != main:
+                raise SystemExit(0)
+            granian_handler(signum, frame)
+
+        signal.signal(signum, handler)
