@@ -1,10 +1,11 @@
 """The runtimes a model of the embedded backend runs on, behind one call: onnxruntime (every
 device) and OpenVINO (CPU, `pip install 'facev3[openvino]'`).
 
-Neither is faster for every model: on one core here OpenVINO runs SFace 1.9x faster than
-onnxruntime and YuNet 0.75x as fast (docs/performance.md). So "auto" times both on the model's
-own input at start-up and keeps the faster; "onnxruntime" or "openvino" force one. Each gets the
-graph in the form it runs fastest (facev3.models.onnx_cleaning).
+Neither is faster for every model, and by how much depends on the CPU: on one core OpenVINO ran
+SFace 1.9x faster than onnxruntime on a Xeon and 1.4x on an EPYC, and YuNet 0.75x as fast
+(docs/performance.md). So "auto" times both on the model's own input at start-up and keeps the
+faster; "onnxruntime" or "openvino" force one. Each gets the graph in the form it runs fastest
+(facev3.models.onnx_cleaning).
 """
 
 import logging
