@@ -212,12 +212,14 @@ def memory_burst(kind: str, servers, headers: dict, clients: int, rounds: int) -
 @pytest.mark.parametrize("kind", adapters())
 def test_memory_peak_during_bursts_of_large_bodies_is_bounded_by_the_settings(kind, servers, record):
     """Bursts of concurrent near-limit bodies (20 MB): the worker's peak grows by at most
-    4 copies of each body in flight (body, base64 decode, array, slack), so memory is bounded by
-    FACEV3_MAX_BODY_BYTES x concurrency."""
+    4 copies of each body in flight on Granian (body, parsed text, base64 decode, slack), so
+    memory is bounded by FACEV3_MAX_BODY_BYTES x concurrency. Robyn holds one more: it hands a
+    UTF-8 body to Python as a str, which its adapter encodes back to bytes (97 MB for one 20 MB
+    body against Granian's 60; 4 bodies peaked at 238-343 MB, above 4 copies in some runs)."""
     clients, rounds = (8, 6) if FULL else (4, 3)
     found = memory_burst(kind, servers, KEY, clients, rounds)
     measured(f"memory burst {kind}", **found)
-    bound = clients * 4 * BIG / 2**20
+    bound = clients * {"granian": 4, "robyn": 5}[kind] * BIG / 2**20
     ok = found["peak_growth_mb"] <= bound and found["statuses"] == ["422"]
     record(
         kind, "memory peak, bursts of 20 MB bodies", "ok" if ok else "wrong", 0, f"peak +{found['peak_growth_mb']} MB"
