@@ -67,7 +67,7 @@ def test_one_query_gives_one_dimensional_results_equal_to_its_batch_row(rng):
     np.testing.assert_allclose(scores, batch_scores[1], atol=1e-6)
 
 
-@pytest.mark.parametrize("q", [1, 37])
+@pytest.mark.parametrize("q", [1, 37, 100])  # 100: threads split the queries, fewer the candidates
 def test_the_number_of_threads_does_not_change_the_results(rng, q):
     queries, candidates = gaussian(rng, q, 48), gaussian(rng, 5000, 48)
     one = _native.search(queries, candidates, 20, threads=1)
@@ -110,11 +110,12 @@ def test_k_below_one_and_negative_threads_are_refused(rng, k, threads):
     assert err.value.code == "bad_parameter"
 
 
+@pytest.mark.parametrize("q", [3, 70])  # 70: a few panels of queries, the threads split them
 @pytest.mark.parametrize("where", ["query", "candidate"])
 @pytest.mark.parametrize("value,code", [(0.0, "zero_vector"), (np.nan, "non_finite"), (np.inf, "non_finite")])
-def test_zero_and_non_finite_rows_are_refused_with_their_code(rng, where, value, code):
-    queries, candidates = gaussian(rng, 3, 8), gaussian(rng, 3000, 8)
-    row = queries[1] if where == "query" else candidates[2500]  # the second thread's range
+def test_zero_and_non_finite_rows_are_refused_with_their_code(rng, where, value, code, q):
+    queries, candidates = gaussian(rng, q, 8), gaussian(rng, 3000, 8)
+    row = queries[q - 2] if where == "query" else candidates[2500]  # the second thread's range
     if value == 0.0:
         row[:] = 0.0
     else:

@@ -87,21 +87,24 @@ static void test_search(void) {
 
 /* Several threads: the same results as one, and as the top of rerank_cosine_scores; a bad
  * candidate gives the status of the lowest-index one, whichever thread meets it; failed calls
- * leave the outputs alone. */
-static void test_search_threads(void) {
-    enum { Q = 7, N = 5000, D = 19, K = 9 };
+ * leave the outputs alone. 7 queries split the candidates between threads, 70 (a few panels of
+ * a tile's width) split the queries. */
+static void test_search_threads(int Q) {
+    enum { N = 5000, D = 19, K = 9 };
     float *queries = malloc(sizeof(float) * Q * D), *candidates = malloc(sizeof(float) * N * D);
     float *all = malloc(sizeof(float) * Q * N);
+    int64_t *ids1 = malloc(sizeof(int64_t) * Q * K), *ids3 = malloc(sizeof(int64_t) * Q * K);
+    int64_t *untouched = malloc(sizeof(int64_t) * Q * K);
+    float *scores1 = malloc(sizeof(float) * Q * K), *scores3 = malloc(sizeof(float) * Q * K);
+    const size_t id_bytes = sizeof(int64_t) * Q * K, score_bytes = sizeof(float) * Q * K;
     unsigned state = 12345;
     for (int i = 0; i < Q * D; ++i) queries[i] = lcg_float(&state);
     for (int i = 0; i < N * D; ++i) candidates[i] = lcg_float(&state);
-    int64_t ids1[Q * K], ids3[Q * K], untouched[Q * K];
-    float scores1[Q * K], scores3[Q * K];
     CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 1, ids1, scores1) == RERANK_OK);
     CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_OK);
-    CHECK(memcmp(ids1, ids3, sizeof ids1) == 0 && memcmp(scores1, scores3, sizeof scores1) == 0);
+    CHECK(memcmp(ids1, ids3, id_bytes) == 0 && memcmp(scores1, scores3, score_bytes) == 0);
     CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 0, ids3, scores3) == RERANK_OK);
-    CHECK(memcmp(ids1, ids3, sizeof ids1) == 0);
+    CHECK(memcmp(ids1, ids3, id_bytes) == 0);
 
     CHECK(rerank_cosine_scores(queries, Q, D, D, candidates, N, D, D, all) == RERANK_OK);
     for (int q = 0; q < Q; ++q) {
@@ -114,17 +117,22 @@ static void test_search_threads(void) {
         }
     }
 
-    memset(untouched, 0x5a, sizeof untouched);
-    memcpy(ids3, untouched, sizeof ids3);
+    memset(untouched, 0x5a, id_bytes);
+    memcpy(ids3, untouched, id_bytes);
     candidates[4000 * D + 3] = NAN;
     memset(candidates + 2000 * D, 0, sizeof(float) * D);
     CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 1, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
     CHECK(rerank_search(queries, Q, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
     CHECK(rerank_search(queries, 1, D, D, candidates, N, D, D, K, 3, ids3, scores3) == RERANK_ERR_ZERO_VECTOR);
-    CHECK(memcmp(ids3, untouched, sizeof ids3) == 0);
+    CHECK(memcmp(ids3, untouched, id_bytes) == 0);
     free(queries);
     free(candidates);
     free(all);
+    free(ids1);
+    free(ids3);
+    free(untouched);
+    free(scores1);
+    free(scores3);
 }
 
 static void test_rerank_run(void) {
@@ -248,7 +256,8 @@ static void test_align(void) {
 int main(void) {
     test_cosine_scores();
     test_search();
-    test_search_threads();
+    test_search_threads(7);
+    test_search_threads(70);
     test_rerank_run();
     test_merge();
     test_align();

@@ -121,8 +121,9 @@ int rerank_cosine_scores(const float *queries, size_t n_queries, size_t query_di
  * one-pass kernel of rerank_cosine_scores instead. A candidate's score depends only on the query
  * and the candidate, so results are identical for every n_threads.
  * Threading: n_threads 0 means one per hardware thread, 1 runs on the calling thread; at most one
- * thread per 1024 candidates. Each thread scans a contiguous range of candidates into its own
- * top-k; the calling thread merges them.
+ * thread per 1024 candidates. With at least one panel of queries (a tile's width) per thread,
+ * each thread scores its share of the queries against every candidate; with fewer queries, each
+ * thread scans a contiguous range of candidates into its own top-k. The calling thread merges.
  * Memory beyond inputs and outputs: O(n_queries * (dim + n_threads * min(k, n_candidates))) and
  * a few KiB per thread; never n_queries x n_candidates.
  * Errors as rerank_cosine_scores; a zero or non-finite row gives the status a single thread would
