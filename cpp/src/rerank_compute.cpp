@@ -121,8 +121,9 @@ class CosineScan {
         run_tiles(0, candidates_.count, first, last, sink);
     }
 
-    // Groups of kernel lanes queries (the last may be short); 1 for one query.
+    // Groups of panel_width() queries (the last may be short); 1 for one query.
     size_t panels() const { return (queries_.count + kernel_.lanes - 1) / kernel_.lanes; }
+    size_t panel_width() const { return kernel_.lanes; }
 
   private:
     template <class Sink>
@@ -208,6 +209,8 @@ bool better(float score, int64_t id, float than_score, int64_t than_id) {
     return (score > than_score) | ((score == than_score) & (id < than_id));
 }
 
+bool hit_order(const Hit &a, const Hit &b) { return better(a.score, a.id, b.score, b.id); }
+
 // Moves the best k of the n hits (scores[i], ids[i]) to the front, in no order, and returns the
 // k-th best score (1 <= k <= n); tmp_scores and tmp_ids hold n each. Quickselect with a partition
 // that writes every hit to both ends of tmp and advances one end, instead of branching or
@@ -286,7 +289,19 @@ class TopK {
         }
     }
 
-    // Appends query q's best min(k, hits) hits to out, in no particular order.
+    // Keeps query q's best min(k, hits) hits, best first: append_hits then gives them in order.
+    void sort_hits(size_t q) {
+        float *scores = &scores_[q * 2 * k_];
+        int64_t *ids = &ids_[q * 2 * k_];
+        if (count_[q] > k_) select_best(scores, ids, count_[q], k_, tmp_scores_.data(), tmp_ids_.data());
+        count_[q] = std::min(count_[q], k_);
+        sorting_.clear();
+        for (size_t i = 0; i < count_[q]; ++i) sorting_.push_back(Hit{scores[i], ids[i]});
+        std::sort(sorting_.begin(), sorting_.end(), hit_order);
+        for (size_t i = 0; i < count_[q]; ++i) scores[i] = sorting_[i].score, ids[i] = sorting_[i].id;
+    }
+
+    // Appends query q's best min(k, hits) hits to out, in no particular order unless sorted.
     void append_hits(size_t q, std::vector<Hit> &out) {
         float *scores = &scores_[q * 2 * k_];
         int64_t *ids = &ids_[q * 2 * k_];
@@ -302,6 +317,7 @@ class TopK {
     std::vector<size_t> count_;
     std::vector<float> threshold_, tmp_scores_;
     std::vector<int64_t> tmp_ids_;
+    std::vector<Hit> sorting_;
 };
 
 // Calls work(t) for t in [0, threads): on threads - 1 new threads and this one. Every started
@@ -579,8 +595,13 @@ int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size
         std::vector<int> status(threads, RERANK_OK);
         run_threads(threads, [&](size_t t) {
             status[t] = guarded([&] {
-                if (by_queries) scan.run_panels(panels * t / threads, panels * (t + 1) / threads, best[t]);
-                else scan.run(c.count * t / threads, c.count * (t + 1) / threads, best[t]);
+                if (!by_queries) return scan.run(c.count * t / threads, c.count * (t + 1) / threads, best[t]);
+                const size_t first = panels * t / threads, last = panels * (t + 1) / threads;
+                scan.run_panels(first, last, best[t]);
+                // Each query's hits are all in its thread's top-k: sorted there, in parallel (256
+                // sorts of 100 hits took 1 ms, a seventh of a 256 x 10,000 x 128 search).
+                const size_t width = scan.panel_width();
+                for (size_t i = first * width; i < std::min(q.count, last * width); ++i) best[t].sort_hits(i);
             });
         });
         for (int s : status)
@@ -591,8 +612,7 @@ int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size
         for (size_t i = 0; i < q.count; ++i) {
             merged.clear();
             for (TopK &b : best) b.append_hits(i, merged);
-            std::sort(merged.begin(), merged.end(),
-                      [](const Hit &a, const Hit &b) { return better(a.score, a.id, b.score, b.id); });
+            if (!by_queries) std::sort(merged.begin(), merged.end(), hit_order);
             for (size_t r = 0; r < k; ++r) {
                 out_ids[i * k + r] = r < kept ? merged[r].id : -1;
                 out_scores[i * k + r] = r < kept ? merged[r].score : -INFINITY;
