@@ -16,6 +16,7 @@ from facev3.api.handlers import Api, offload_pool
 from facev3.api.messages import HttpRequest, HttpResponse, declared_length, error_response
 from facev3.config import load_settings
 from facev3.http.memory import LARGE_BLOCK_BYTES, give_back_large_blocks
+from facev3.http.signals import signals_held_for
 
 
 class RsgiApp:
@@ -25,9 +26,10 @@ class RsgiApp:
         self.pool: ThreadPoolExecutor | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        give_back_large_blocks()
-        self.api = bootstrap.build_api(self.settings)
-        self.pool = offload_pool(self.settings)
+        with signals_held_for(loop):
+            give_back_large_blocks()
+            self.api = bootstrap.build_api(self.settings)
+            self.pool = offload_pool(self.settings)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.pool is not None:
