@@ -121,9 +121,13 @@ class CosineScan {
         run_tiles(0, candidates_.count, first, last, sink);
     }
 
-    // Groups of panel_width() queries (the last may be short); 1 for one query.
+    // Groups of a tile's width of queries (the last may be short); 1 for one query.
     size_t panels() const { return (queries_.count + kernel_.lanes - 1) / kernel_.lanes; }
-    size_t panel_width() const { return kernel_.lanes; }
+
+    // The range of queries that panels [first_panel, last_panel) hold.
+    std::pair<size_t, size_t> queries_of(size_t first_panel, size_t last_panel) const {
+        return {first_panel * kernel_.lanes, std::min(queries_.count, last_panel * kernel_.lanes)};
+    }
 
   private:
     template <class Sink>
@@ -150,6 +154,7 @@ class CosineScan {
         const auto &k = dot_kernels();
         const size_t rows = kernel_.rows, lanes = kernel_.lanes, dim = candidates_.dim;
         const size_t block = block_rows(dim, rows);
+        const auto [query_begin, query_end] = queries_of(first_panel, last_panel);
         const float *packed = cache_aligned(panels_.data());
         std::vector<float> inv_norms(block), scores((rows + 1) * lanes);
         std::vector<const float *> tile_rows(rows);
@@ -162,7 +167,7 @@ class CosineScan {
                 check_squared_norm(cc);
                 inv_norms[i - b] = 1.0f / std::sqrt(cc);
             }
-            for (size_t q0 = first_panel * lanes; q0 < std::min(queries_.count, last_panel * lanes); q0 += lanes) {
+            for (size_t q0 = query_begin; q0 < query_end; q0 += lanes) {
                 const float *panel = packed + q0 * dim;
                 for (size_t i = b; i < block_end; i += rows) {
                     const size_t count = std::min(rows, block_end - i);
@@ -291,14 +296,14 @@ class TopK {
 
     // Keeps query q's best min(k, hits) hits, best first: append_hits then gives them in order.
     void sort_hits(size_t q) {
-        float *scores = &scores_[q * 2 * k_];
-        int64_t *ids = &ids_[q * 2 * k_];
-        if (count_[q] > k_) select_best(scores, ids, count_[q], k_, tmp_scores_.data(), tmp_ids_.data());
-        count_[q] = std::min(count_[q], k_);
         sorting_.clear();
-        for (size_t i = 0; i < count_[q]; ++i) sorting_.push_back(Hit{scores[i], ids[i]});
+        append_hits(q, sorting_);
         std::sort(sorting_.begin(), sorting_.end(), hit_order);
-        for (size_t i = 0; i < count_[q]; ++i) scores[i] = sorting_[i].score, ids[i] = sorting_[i].id;
+        count_[q] = sorting_.size();
+        for (size_t i = 0; i < count_[q]; ++i) {
+            scores_[q * 2 * k_ + i] = sorting_[i].score;
+            ids_[q * 2 * k_ + i] = sorting_[i].id;
+        }
     }
 
     // Appends query q's best min(k, hits) hits to out, in no particular order unless sorted.
@@ -600,8 +605,8 @@ int rerank_search(const float *queries, size_t n_queries, size_t query_dim, size
                 scan.run_panels(first, last, best[t]);
                 // Each query's hits are all in its thread's top-k: sorted there, in parallel (256
                 // sorts of 100 hits took 1 ms, a seventh of a 256 x 10,000 x 128 search).
-                const size_t width = scan.panel_width();
-                for (size_t i = first * width; i < std::min(q.count, last * width); ++i) best[t].sort_hits(i);
+                const auto [query_begin, query_end] = scan.queries_of(first, last);
+                for (size_t i = query_begin; i < query_end; ++i) best[t].sort_hits(i);
             });
         });
         for (int s : status)
