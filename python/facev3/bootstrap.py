@@ -42,6 +42,7 @@ def build_backend(settings: Settings) -> InferenceBackend:
         embed_batch=settings.max_batch_size,
         device=settings.device,
         runtime=settings.runtime,
+        precision=settings.embedder_precision,
         # One OpenVINO copy per core a worker has: requests in parallel, as onnxruntime's sessions run them.
         streams=max(1, runtimes.cores() // settings.workers),
         nice=settings.inference_nice,

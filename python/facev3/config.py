@@ -16,6 +16,7 @@ from facev3.backends.triton.shm import ShmKind
 Backend = Literal["local", "triton"]
 Device = Literal["cpu", "cuda", "tensorrt"]
 Runtime = Literal["auto", "onnxruntime", "openvino"]
+Precision = Literal["fp32", "bf16"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -43,6 +44,9 @@ class Settings:
     device: Device = setting("FACEV3_DEVICE", "cpu")  # the local backend's: cpu | cuda | tensorrt (onnxruntime-gpu)
     # The local backend's runtime per model: auto times onnxruntime and OpenVINO (when installed) at start
     runtime: Runtime = setting("FACEV3_RUNTIME", "auto")
+    # The local embedder's arithmetic: bf16 (OpenVINO, on CPUs with bf16 units; fp32 on others) is
+    # faster, its embeddings a cosine of 0.9994 or more to fp32's on real faces (docs/performance.md)
+    embedder_precision: Precision = setting("FACEV3_EMBEDDER_PRECISION", "fp32")
     # Faces per embedding batch (local); None: the fastest for the embedder's runtime
     max_batch_size: int | None = setting("MAX_BATCH_SIZE", None, positive=True)
     rerank_threshold: float = setting("RERANK_THRESHOLD", 0.5)  # calibrated score for match

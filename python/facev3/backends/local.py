@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from facev3.backends import runtimes
-from facev3.config import Device, Runtime, SettingsError
+from facev3.config import Device, Precision, Runtime, SettingsError
 from facev3.core import detection
 from facev3.core.models import DetectorSpec, EmbedderSpec
 from facev3.core.ports import ArrayStage, CropStage
@@ -116,6 +116,7 @@ class LocalBackend:
         embed_batch: int | None = None,
         device: Device = "cpu",
         runtime: Runtime = "auto",
+        precision: Precision = "fp32",
         streams: int = 1,
         nice: int = 0,
     ) -> None:
@@ -136,8 +137,9 @@ class LocalBackend:
 
         load = {"runtime": runtime, "threads": threads, "streams": streams, "providers": chosen}
         self._detector = runtimes.load(files.load_model(detector), probe=detect_blank, **load)
-        self._embedder = runtimes.load(files.load_model(embedder), probe=embed_blank, **load)
+        self._embedder = runtimes.load(files.load_model(embedder), probe=embed_blank, precision=precision, **load)
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
+        self.embedder_precision = self._embedder.precision
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
         self._streams = streams

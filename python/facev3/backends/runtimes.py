@@ -6,6 +6,10 @@ SFace 1.9x faster than onnxruntime on a Xeon and 1.4x on an EPYC, and YuNet 0.75
 (docs/performance.md). So "auto" times both on the model's own input at start-up and keeps the
 faster; "onnxruntime" or "openvino" force one. Each gets the graph in the form it runs fastest
 (facev3.models.onnx_cleaning).
+
+Models compute in fp32, except an embedder asked to run in bf16 (FACEV3_EMBEDDER_PRECISION): on
+a CPU with bf16 units OpenVINO then runs SFace 1.6-1.9x faster, with embeddings of real faces at
+a cosine of at least 0.9994 to fp32 (bench/quantize_embedder.py).
 """
 
 import logging
@@ -20,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facev3.config import Runtime, SettingsError
+from facev3.config import Precision, Runtime, SettingsError
 from facev3.models import onnx_cleaning
 
 log = logging.getLogger("facev3.runtimes")
@@ -30,6 +34,7 @@ TIMED_RUNS = 5  # after 2 warm-up runs; the fastest run of each runtime is compa
 
 class Model(Protocol):
     runtime: str
+    precision: Precision  # what the model computes in
     output_names: list[str]
     batch: int | None  # the graph's fixed batch, or None when it is free
     fastest_batch: int  # the embedder's batch that takes the least time a face on one thread
@@ -39,6 +44,7 @@ class Model(Protocol):
 
 class OnnxRuntimeModel:
     runtime = "onnxruntime"
+    precision: Precision = "fp32"
     # Bigger batches spill SFace's activations out of cache (bench/bench_embed_batch.py).
     fastest_batch = 2
 
@@ -76,7 +82,9 @@ class OpenVinoModel:
     # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
     fastest_batch = 8
 
-    def __init__(self, model, threads: int, streams: int) -> None:  # model: onnx.ModelProto
+    def __init__(
+        self, model, threads: int, streams: int, precision: Precision = "fp32"
+    ) -> None:  # model: onnx.ModelProto
         try:
             import openvino as ov
         except ImportError:
@@ -87,13 +95,18 @@ class OpenVinoModel:
         self._network = self._core.read_model(model.SerializeToString(), b"")  # ONNX from memory; no weights file
         # One stream: OpenVINO then runs a call in the calling thread (with `threads` threads in
         # all). No pinning: several worker processes would each pin their threads to the same cores.
-        # fp32 always: on a CPU with bf16 units (AVX512_BF16, AMX) OpenVINO would otherwise compute
-        # in bf16, which moves SFace's embeddings to a cosine of 0.987 with fp32.
+        # The precision always set: on a CPU with bf16 units (AVX512_BF16, AMX) OpenVINO would
+        # otherwise compute every model in bf16 (SFace's embeddings of random crops then reach only
+        # a cosine of 0.987 with fp32; of real faces 0.9994).
+        if precision == "bf16" and not has_bf16_units(self._core):
+            log.warning("this CPU has no bf16 units: the model computes in fp32")
+            precision = "fp32"
+        self.precision = precision
         self._config = {
             "NUM_STREAMS": 1,
             "INFERENCE_NUM_THREADS": threads,
             "ENABLE_CPU_PINNING": False,
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
         }
         self.output_names = [o.get_any_name() for o in self._network.outputs]
         first = self._network.inputs[0].get_partial_shape()[0]
@@ -118,6 +131,13 @@ class OpenVinoModel:
                 self._idle.put(request)
 
 
+OPENVINO_PRECISIONS: dict[Precision, str] = {"fp32": "f32", "bf16": "bf16"}
+
+
+def has_bf16_units(core) -> bool:  # core: openvino.Core
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def openvino_installed() -> bool:
     try:
         import openvino  # noqa: F401
@@ -134,21 +154,29 @@ def load(
     streams: int,
     providers: list,
     probe: Callable[[Model], object],
+    precision: Precision = "fp32",
 ) -> Model:
     """The model on `runtime`; for "auto" on a CPU with OpenVINO installed, on whichever of the
-    two runs `probe` (one call with the model's usual input) faster."""
+    two runs `probe` (one call with the model's usual input) faster. bf16 runs on OpenVINO only."""
     cpu_only = providers == ["CPUExecutionProvider"]
+    if precision == "bf16" and (runtime == "onnxruntime" or not cpu_only or not openvino_installed()):
+        raise SettingsError(
+            "FACEV3_EMBEDDER_PRECISION=bf16 runs on OpenVINO: use FACEV3_DEVICE=cpu, FACEV3_RUNTIME=auto "
+            "or openvino, and pip install 'facev3[openvino]'"
+        )
     if runtime == "openvino":
         if not cpu_only:
             raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
-        return OpenVinoModel(model, threads, streams)
+        return OpenVinoModel(model, threads, streams, precision)
     onnx = OnnxRuntimeModel(model, threads, providers)
     if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
         return onnx
-    candidates = [onnx, OpenVinoModel(model, threads, streams)]
+    candidates = [onnx, OpenVinoModel(model, threads, streams, precision)]
     timings = [_fastest_run(candidate, probe) for candidate in candidates]
     chosen = candidates[int(np.argmin(timings))]
-    measured = ", ".join(f"{m.runtime} {t * 1e3:.1f} ms" for m, t in zip(candidates, timings, strict=True))
+    measured = ", ".join(
+        f"{m.runtime} ({m.precision}) {t * 1e3:.1f} ms" for m, t in zip(candidates, timings, strict=True)
+    )
     log.info("%s runs the model: %s a run", chosen.runtime, measured)
     return chosen
 
