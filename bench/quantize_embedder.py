@@ -1,6 +1,7 @@
-"""Int8 SFace against issue 18's gate: no loss in `facev3 evaluate` on the labelled photos (TAR at
-the operating point equal) and a cosine to the fp32 result of at least 0.99 for every face (of
-every photo under the folder, unlabelled crowds too).
+"""Int8 SFace, and SFace computed in bf16, against issue 18's gate for a reduced-precision mode:
+no loss in `facev3 evaluate` on the labelled photos (TAR at the operating point equal) and a cosine
+to the fp32 result of at least 0.99 for every face (of every photo under the folder, unlabelled
+crowds too).
 
     .venv/bin/python -m bench.quantize_embedder [PHOTOS] [--out bench/results/int8.json]
 
@@ -9,7 +10,9 @@ channel, uint8 activations), calibrated on the aligned faces of every other labe
 per calibration method. For each int8 graph it reports the cosine of every face's embedding to
 the fp32 onnxruntime one (all faces, and the faces the calibration never saw), the time a face
 on one thread on both runtimes, and `facev3 evaluate`'s numbers through a manifest of its own.
-The int8 files live in a temporary folder: model files are never committed.
+The fp32 graph is also run on OpenVINO in bf16 (FACEV3_EMBEDDER_PRECISION=bf16; on a CPU without
+bf16 units it computes in fp32). The int8 files live in a temporary folder: model files are never
+committed.
 """
 
 import argparse
@@ -104,9 +107,9 @@ def ms_per_face(model: runtimes.Model, tensor: np.ndarray, batch: int) -> float:
     return float(np.median(runs)) / batch * 1e3
 
 
-def on_both_runtimes(graph, tensor: np.ndarray, reference: np.ndarray) -> dict:
+def on_runtimes(models: list[runtimes.Model], tensor: np.ndarray, reference: np.ndarray) -> dict:
     out = {}
-    for model in (runtimes.OnnxRuntimeModel(graph, 1, ["CPUExecutionProvider"]), runtimes.OpenVinoModel(graph, 1, 1)):
+    for model in models:
         cosines = np.sum(embed(model, tensor) * reference, axis=1)
         times = {f"b{b}_ms_per_face": ms_per_face(model, tensor, b) for b in TIMED_BATCHES}
         out[model.runtime] = {"cosines": cosines, **times}
@@ -125,15 +128,20 @@ def manifest_for(onnx_path: Path, name: str) -> Path:
     return path
 
 
-def evaluate(photos: Path, embedder: str, folder: Path) -> dict:
-    """`facev3 evaluate` on onnxruntime, as a user runs it."""
-    out = folder / f"evaluate-{Path(embedder).stem}.json"
+def both_runtimes(graph) -> list[runtimes.Model]:
+    return [runtimes.OnnxRuntimeModel(graph, 1, ["CPUExecutionProvider"]), runtimes.OpenVinoModel(graph, 1, 1)]
+
+
+def evaluate(photos: Path, embedder: str, folder: Path, precision: str = "fp32") -> dict:
+    """`facev3 evaluate` as a user runs it: on onnxruntime, or OpenVINO for bf16."""
+    runtime = "onnxruntime" if precision == "fp32" else "openvino"
+    out = folder / f"evaluate-{Path(embedder).stem}-{precision}.json"
     command = ["evaluate", str(photos), "--embedder", embedder, "--report", str(out.with_suffix(".html"))]
     subprocess.run(
         [sys.executable, "-m", "facev3.cli", *command, "--json", str(out)],
         check=True,
         capture_output=True,
-        env={**os.environ, "FACEV3_RUNTIME": "onnxruntime"},
+        env={**os.environ, "FACEV3_RUNTIME": runtime, "FACEV3_EMBEDDER_PRECISION": precision},
     )
     point = orjson.loads(out.read_bytes())["at_threshold"]
     return {"tar": point["tar"], "far": point["far"], "accuracy": point["accuracy"]}
@@ -161,11 +169,14 @@ def main() -> None:
         for method in METHODS:
             graphs[f"int8 {method}"] = folder / f"sface-int8-{method.lower()}.onnx"
             quantize(clean, tensor[~unseen], method, graphs[f"int8 {method}"])
-        for name, path in graphs.items():
-            measured = on_both_runtimes(onnx.load(str(path)), tensor, reference)
-            embedder = "sface" if name == "fp32" else str(manifest_for(path, name.split()[1].lower()))
+        runs = [(name, path, both_runtimes(onnx.load(str(path))), "fp32") for name, path in graphs.items()]
+        bf16 = runtimes.OpenVinoModel(onnx.load(str(clean)), 1, 1, precision="bf16")
+        runs.append((f"fp32, computed in {bf16.precision}", clean, [bf16], bf16.precision))
+        for name, path, models, precision in runs:
+            measured = on_runtimes(models, tensor, reference)
+            embedder = str(manifest_for(path, name.split()[1].lower())) if name.startswith("int8") else "sface"
             report["graphs"][name] = {
-                "evaluate": evaluate(args.photos, embedder, folder),
+                "evaluate": evaluate(args.photos, embedder, folder, precision),
                 **{
                     runtime: {
                         "cosine_min": float(m["cosines"].min()),
@@ -195,6 +206,8 @@ def table(report: dict) -> str:
     for name, graph in report["graphs"].items():
         tar = graph["evaluate"]["tar"]
         for runtime in ("onnxruntime", "openvino"):
+            if runtime not in graph:
+                continue
             m = graph[runtime]
             passed = m["cosine_min"] >= GATE_COSINE and tar >= fp32
             lines.append(

@@ -19,7 +19,7 @@ def test_a_quantized_sface_runs_near_fp32_and_loads_through_its_manifest(tmp_pat
     quantize_embedder.quantize(clean, tensor[owners == 0], "MinMax", int8)
     assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(int8)).graph.node}
 
-    measured = quantize_embedder.on_both_runtimes(onnx.load(str(int8)), tensor, reference)
+    measured = quantize_embedder.on_runtimes(quantize_embedder.both_runtimes(onnx.load(str(int8))), tensor, reference)
     for runtime in ("onnxruntime", "openvino"):
         cosines = measured[runtime]["cosines"]
         assert cosines.shape == (len(crops),) and 0.8 < cosines.min() < 1.0  # close, and not the fp32 graph
