@@ -9,10 +9,11 @@ import numpy as np
 import orjson
 import pytest
 
-from bench.load_scenarios import ensure_baseline_models, photo_640
+from bench.load_scenarios import ensure_baseline_models, photo_640, rerank_body
 from facev3 import bootstrap
 from facev3.config import Settings
 from tests.support.photos import photo_path
+from tests.support.servers import Server
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +48,14 @@ def test_the_tuned_app_finds_facev3s_faces_with_its_embeddings(tuned_app, pipeli
         twin = min(tuned, key=lambda t: abs(t["bbox"][0] - x1) + abs(t["bbox"][1] - y1))
         np.testing.assert_allclose(twin["bbox"], [x1, y1, x2 - x1, y2 - y1], atol=1.0)
         assert float(np.dot(twin["embedding"], face.embedding)) >= 0.999
+
+
+def test_the_transport_floor_takes_in_the_whole_body_and_answers_a_constant():
+    """The floor stack of the rerank load scenarios runs on a real Granian and reads every byte."""
+    body = rerank_body(200, 1024, True)
+    server = Server("floor", {}, workers=1)
+    try:
+        status, _, answer = server.call("POST", "/v1/rerank", body, {"content-type": "application/json"})
+    finally:
+        server.stop()
+    assert status == 200 and answer == {"status": "ok", "bytes": len(body)}

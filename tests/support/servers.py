@@ -1,6 +1,6 @@
 """HTTP servers started for tests and load runs, on 127.0.0.1 and a free port: facev3 (granian or
-robyn, through `facev3 serve`) or a baseline stack (bench/baselines, uvicorn). Each waits for
-/healthz and stops with SIGTERM (SIGKILL of its group only if that hangs)."""
+robyn, through `facev3 serve`), a baseline stack (bench/baselines, uvicorn) or Granian's transport
+floor. Each waits for /healthz and stops with SIGTERM (SIGKILL of its group only if that hangs)."""
 
 import http.client
 import os
@@ -21,6 +21,8 @@ DEFAULT = object()
 
 # The load tests' baseline stacks (uvicorn apps): the original plan's, and the tuned plain one.
 BASELINES = {"baseline": "bench.baselines.fastapi_app:app", "tuned": "bench.baselines.tuned_app:app"}
+# Granian answering a constant to any body (bench/baselines/granian_floor.py), served as facev3 is.
+FLOOR = "bench.baselines.granian_floor:app"
 
 
 class Server:
@@ -42,6 +44,15 @@ class Server:
                 str(workers),
                 "--log-level",
                 "warning",
+            ]
+        elif kind == "floor":
+            command = [
+                sys.executable,
+                "-m",
+                "granian",
+                *("--interface", "rsgi", "--loop", "uvloop", "--http", "1", "--log-level", "warning"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)),
+                FLOOR,
             ]
         else:
             command = [
