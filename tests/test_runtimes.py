@@ -2,6 +2,7 @@
 same faces and embeddings on real photos, "auto" keeps one per model by timing both, and what
 cannot run stops the start with a message saying why."""
 
+import logging
 import os
 import sys
 import threading
@@ -109,15 +110,18 @@ def test_openvino_computes_in_fp32_even_on_a_cpu_with_bf16_units():
     assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
 
 
-def test_a_bf16_embedder_gives_real_faces_their_fp32_embeddings(pipelines):
-    """bf16 where the CPU has the units (fp32 elsewhere); the detector stays fp32, so the faces
-    are the same. Over the 118 faces of the shared photos the lowest cosine was 0.9995."""
+def test_a_bf16_embedder_gives_real_faces_their_fp32_embeddings(pipelines, caplog):
+    """bf16 where the CPU has the units (fp32 elsewhere), and the start says which; the detector
+    stays fp32, so the faces are the same. Over the 118 faces of the shared photos the lowest
+    cosine was 0.9995."""
     import openvino as ov
 
+    caplog.set_level(logging.INFO, "facev3.backends")
     pipeline = bootstrap.build_pipeline(Settings(runtime="openvino", embedder_precision="bf16"))
     try:
         expected = "bf16" if runtimes.has_bf16_units(ov.Core()) else "fp32"
         assert pipeline.backend.embedder_precision == expected
+        assert f"detector on openvino, embedder on openvino in {expected}" in caplog.text
         for name in PHOTOS:
             photo = photo_path(name).read_bytes()
             (ours,), _ = pipeline.run([photo])

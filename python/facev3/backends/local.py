@@ -2,6 +2,7 @@
 (onnxruntime or OpenVINO per model, facev3.backends.runtimes), on an NVIDIA GPU with
 FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people with a GPU and no Triton."""
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
@@ -18,6 +19,8 @@ from facev3.core.types import Detections
 from facev3.models import files
 from facev3.models.manifest import Manifest, ManifestError
 from facev3.threads import compute_pool
+
+log = logging.getLogger("facev3.backends")
 
 LOCAL_STAGE_CROPS = 32
 # onnxruntime's execution providers for each device, best first; the CPU takes what a GPU provider
@@ -140,6 +143,12 @@ class LocalBackend:
         self._embedder = runtimes.load(files.load_model(embedder), probe=embed_blank, precision=precision, **load)
         self.runtimes = {"detector": self._detector.runtime, "embedder": self._embedder.runtime}
         self.embedder_precision = self._embedder.precision
+        log.info(
+            "detector on %s, embedder on %s in %s",
+            self._detector.runtime,
+            self._embedder.runtime,
+            self.embedder_precision,
+        )
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
         self._streams = streams
