@@ -155,6 +155,34 @@ def test_bf16_on_a_cpu_without_the_units_says_so_and_computes_in_fp32(monkeypatc
     assert "no bf16 units" in caplog.text
 
 
+@pytest.mark.parametrize("units", [True, False])
+def test_auto_keeps_a_bf16_embedder_on_openvino_without_timing_it(monkeypatch, units):
+    """bf16 is what was asked for, so no race against onnxruntime's fp32 may undo it; without the
+    units both runtimes compute fp32 and are timed as usual."""
+    monkeypatch.setattr(runtimes, "has_bf16_units", lambda core: units)
+    spec = registry.load("sface").spec
+    feeds = {spec.input.name: spec.input.tensor(np.zeros((2, *spec.alignment.shape), np.uint8))}
+    probes = []
+
+    def probe(model):
+        probes.append(model.runtime)
+        return model.run([spec.output], feeds)
+
+    data = files.load_model(registry.load("sface"))
+    chosen = runtimes.load(
+        data, "auto", threads=1, streams=1, providers=["CPUExecutionProvider"], probe=probe, precision="bf16"
+    )
+    assert chosen.runtime == "openvino" if units else chosen.precision == "fp32"
+    assert sorted(set(probes)) == ([] if units else ["onnxruntime", "openvino"])
+
+
+def test_tensorrt_is_reported_computing_in_fp16():
+    from facev3.backends.local import PROVIDERS
+
+    assert [runtimes.fp16_tensorrt(p) for p in PROVIDERS["tensorrt"]] == [True, False, False]
+    assert not any(runtimes.fp16_tensorrt(p) for p in PROVIDERS["cuda"] + PROVIDERS["cpu"])
+
+
 def test_openvino_computes_in_the_calling_thread():
     """The caller's own CPU time covers the model: SFace is 1.15 GFLOP a face, which no core runs
     in fp32 in under 2 ms (575 GFLOP/s), where a hand-off to a stream thread would leave the

@@ -7,9 +7,10 @@ SFace 1.9x faster than onnxruntime on a Xeon and 1.4x on an EPYC, and YuNet 0.75
 faster; "onnxruntime" or "openvino" force one. Each gets the graph in the form it runs fastest
 (facev3.models.onnx_cleaning).
 
-Models compute in fp32, except an embedder asked to run in bf16 (FACEV3_EMBEDDER_PRECISION): on
-a CPU with bf16 units OpenVINO then runs SFace 1.6-1.9x faster, with embeddings of real faces at
-a cosine of at least 0.9994 to fp32 (bench/quantize_embedder.py).
+Models compute in fp32 (TensorRT: fp16), except an embedder asked to run in bf16
+(FACEV3_EMBEDDER_PRECISION): on a CPU with bf16 units it then runs on OpenVINO, SFace 1.6-1.9x
+faster, with embeddings of real faces at a cosine of at least 0.9994 to fp32
+(bench/quantize_embedder.py).
 """
 
 import logging
@@ -34,7 +35,7 @@ TIMED_RUNS = 5  # after 2 warm-up runs; the fastest run of each runtime is compa
 
 class Model(Protocol):
     runtime: str
-    precision: Precision  # what the model computes in
+    precision: str  # what the model computes in: fp32, bf16 or fp16
     output_names: list[str]
     batch: int | None  # the graph's fixed batch, or None when it is free
     fastest_batch: int  # the embedder's batch that takes the least time a face on one thread
@@ -44,7 +45,6 @@ class Model(Protocol):
 
 class OnnxRuntimeModel:
     runtime = "onnxruntime"
-    precision: Precision = "fp32"
     # Bigger batches spill SFace's activations out of cache (bench/bench_embed_batch.py).
     fastest_batch = 2
 
@@ -57,6 +57,7 @@ class OnnxRuntimeModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         data = onnx_cleaning.for_onnxruntime(model).SerializeToString()
         self._session = ort.InferenceSession(data, options, providers=providers)
+        self.precision = "fp16" if any(fp16_tensorrt(provider) for provider in providers) else "fp32"
         self.output_names = [o.name for o in self._session.get_outputs()]
         batch = self._session.get_inputs()[0].shape[0]
         self.batch = batch if isinstance(batch, int) and batch > 0 else None
@@ -97,7 +98,8 @@ class OpenVinoModel:
         # all). No pinning: several worker processes would each pin their threads to the same cores.
         # The precision always set: on a CPU with bf16 units (AVX512_BF16, AMX) OpenVINO would
         # otherwise compute every model in bf16 (SFace's embeddings of random crops then reach only
-        # a cosine of 0.987 with fp32; of real faces 0.9994).
+        # a cosine of 0.987 with fp32; of real faces 0.9994). Without the units bf16 is refused
+        # here: OpenVINO would emulate it on any AVX-512 CPU, slower than fp32.
         if precision == "bf16" and not has_bf16_units(self._core):
             log.warning("this CPU has no bf16 units: the model computes in fp32")
             precision = "fp32"
@@ -134,6 +136,14 @@ class OpenVinoModel:
 OPENVINO_PRECISIONS: dict[Precision, str] = {"fp32": "f32", "bf16": "bf16"}
 
 
+def fp16_tensorrt(provider) -> bool:  # an onnxruntime provider: a name, or (name, options)
+    return (
+        isinstance(provider, tuple)
+        and provider[0] == "TensorrtExecutionProvider"
+        and provider[1].get("trt_fp16_enable")
+    )
+
+
 def has_bf16_units(core) -> bool:  # core: openvino.Core
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
@@ -157,21 +167,23 @@ def load(
     precision: Precision = "fp32",
 ) -> Model:
     """The model on `runtime`; for "auto" on a CPU with OpenVINO installed, on whichever of the
-    two runs `probe` (one call with the model's usual input) faster. bf16 runs on OpenVINO only."""
+    two runs `probe` (one call with the model's usual input) faster. bf16 runs on OpenVINO, and
+    "auto" keeps OpenVINO without timing where the CPU computes bf16."""
     cpu_only = providers == ["CPUExecutionProvider"]
-    if precision == "bf16" and (runtime == "onnxruntime" or not cpu_only or not openvino_installed()):
+    if runtime == "openvino" and not cpu_only:
+        raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
+    openvino_possible = cpu_only and runtime != "onnxruntime" and (runtime == "openvino" or openvino_installed())
+    if precision == "bf16" and not openvino_possible:
         raise SettingsError(
             "FACEV3_EMBEDDER_PRECISION=bf16 runs on OpenVINO: use FACEV3_DEVICE=cpu, FACEV3_RUNTIME=auto "
             "or openvino, and pip install 'facev3[openvino]'"
         )
-    if runtime == "openvino":
-        if not cpu_only:
-            raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
-        return OpenVinoModel(model, threads, streams, precision)
-    onnx = OnnxRuntimeModel(model, threads, providers)
-    if runtime == "onnxruntime" or not cpu_only or not openvino_installed():
-        return onnx
-    candidates = [onnx, OpenVinoModel(model, threads, streams, precision)]
+    if not openvino_possible:
+        return OnnxRuntimeModel(model, threads, providers)
+    openvino = OpenVinoModel(model, threads, streams, precision)
+    if runtime == "openvino" or openvino.precision == "bf16":
+        return openvino
+    candidates = [OnnxRuntimeModel(model, threads, providers), openvino]
     timings = [_fastest_run(candidate, probe) for candidate in candidates]
     chosen = candidates[int(np.argmin(timings))]
     measured = ", ".join(
