@@ -34,6 +34,8 @@ def test_environment_wins_over_the_dotenv_file(tmp_path):
         ({"MAX_BATCH_SIZE": "eight"}, "MAX_BATCH_SIZE"),
         ({"RETURN_ALIGNED": "maybe"}, "RETURN_ALIGNED"),
         ({"FACEV3_MAX_INFLIGHT": "-2"}, "FACEV3_MAX_INFLIGHT"),
+        ({"FACEV3_EMBEDDER_PRECISION": "fp16"}, "FACEV3_EMBEDDER_PRECISION"),
+        ({"FACEV3_EMBEDDER_PRECISION": "bf16", "FACEV3_BACKEND": "triton"}, "FACEV3_EMBEDDER_PRECISION"),
     ],
 )
 def test_invalid_settings_fail_naming_the_setting(tmp_path, environ, named):

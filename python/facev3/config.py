@@ -107,6 +107,11 @@ def load_settings(environ: dict[str, str] | None = None, dotenv: Path = Path(".e
     settings = Settings(**values)
     if not 0 <= settings.inference_nice <= 19:
         raise SettingsError(f"FACEV3_INFERENCE_NICE must be in [0, 19], got {settings.inference_nice}")
+    if settings.backend == "triton" and settings.embedder_precision != "fp32":
+        raise SettingsError(
+            f"FACEV3_EMBEDDER_PRECISION={settings.embedder_precision} sets the local backend's embedder; "
+            "Triton computes in what its model repository says"
+        )
     if not 0.0 <= settings.rerank_threshold <= 1.0:
         raise SettingsError(f"RERANK_THRESHOLD must be in [0, 1], got {settings.rerank_threshold}")
     if "FACEV3_API_KEYS" in source and source["FACEV3_API_KEYS"].strip() and not settings.api_keys:
