@@ -48,6 +48,16 @@ def test_requests_beyond_the_inflight_bound_get_503_with_retry_after(kind):
 
 
 @pytest.mark.parametrize("kind", ["granian", "robyn"])
+def test_the_start_logs_where_each_model_runs(kind):
+    """In the process that checks the settings and in the worker: the servers set up only their
+    own loggers, and Robyn's raises the root logger to WARN."""
+    server = Server(kind, {"FACEV3_RUNTIME": "onnxruntime"}, workers=1)
+    assert server.stop() == 0
+    log = server.process.stderr.read().decode()
+    assert log.count("INFO facev3.backends: detector on onnxruntime, embedder on onnxruntime in fp32") == 2, log
+
+
+@pytest.mark.parametrize("kind", ["granian", "robyn"])
 def test_sigterm_lets_the_request_in_flight_finish(kind):
     server = Server(kind, {}, workers=1)
     four = {"images": GROUP["images"] * 4}  # about half a second of work
@@ -170,7 +180,9 @@ def test_triton_down_at_start_is_one_line_not_a_traceback():
 def test_robyn_is_quiet_at_the_info_log_level():
     server = Server("robyn", {"FACEV3_LOG_LEVEL": "info"}, workers=1)
     assert server.stop() == 0
-    assert len(server.process.stderr.read().splitlines()) < 5  # Robyn's INFO listed every route it added
+    lines = server.process.stderr.read().decode().splitlines()
+    robyns = [line for line in lines if " facev3." not in line]  # facev3's start lines say where models run
+    assert len(robyns) < 5, robyns  # Robyn's INFO listed every route it added
 
 
 def test_sigterm_while_the_worker_loads_its_models_stops_the_server():

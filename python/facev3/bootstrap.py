@@ -1,6 +1,8 @@
 """The composition root: settings -> models -> inference backend -> pipeline -> API. The HTTP
 adapters, the CLI, the tools and the benchmarks build what they need here and nowhere else."""
 
+import logging
+
 from facev3.api.handlers import Api
 from facev3.config import Settings, SettingsError
 from facev3.core.imaging import DecodeLimits
@@ -9,6 +11,18 @@ from facev3.core.pipeline import Pipeline, PipelineSettings
 from facev3.core.ports import InferenceBackend
 from facev3.models import registry
 from facev3.models.manifest import Manifest, first_difference
+
+
+def configure_logging(settings: Settings) -> None:
+    """facev3's own log lines (where each model runs, warnings) on stderr at FACEV3_LOG_LEVEL: the
+    servers set up only their own loggers (Robyn raises the root logger to WARN)."""
+    logger = logging.getLogger("facev3")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(settings.log_level.upper())
+    logger.propagate = False
 
 
 def build_backend(settings: Settings) -> InferenceBackend:

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from facev3 import bootstrap  # imports prometheus-client: after PROMETHEUS_MULTIPROC_DIR
 
+        bootstrap.configure_logging(settings)  # Granian's workers, forked, keep it
         # A wrong setting, a model that disagrees with its manifest or an unreachable Triton stops
         # here, in one line, not in every worker.
         bootstrap.build_api(settings).close()

@@ -108,6 +108,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serves in this process until SIGTERM (facev3 serve runs it under facev3.http.supervisor)."""
     give_back_large_blocks()
     settings = load_settings()
+    bootstrap.configure_logging(settings)
     api = bootstrap.build_api(settings)
     pool = offload_pool(settings)
     app = build_app(api, pool, workers)
