@@ -1,5 +1,5 @@
-"""Load scenarios against facev3 (Granian, Robyn) and the baseline stack (bench/baselines), side by
-side in one run, same payloads, loopback only, each bounded in time:
+"""Load scenarios against facev3 (Granian, Robyn), the baseline stacks and Granian's transport floor
+(bench/baselines), side by side in one run, same payloads, loopback only, each bounded in time:
 
     .venv/bin/python -m bench.load_scenarios --duration 10 --out bench/results/load.json
 
@@ -44,6 +44,7 @@ TRITON_STACKS = {
     for server in ("granian", "robyn")
     for name, shm in (("shm", "system"), ("grpc", "none"))
 }
+ALL_STACKS = (*RERANK_STACKS, *TRITON_STACKS)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario, stack and round")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every scenario on every stack in turn")
-    parser.add_argument("--stacks", default=",".join(RERANK_STACKS + tuple(TRITON_STACKS)))
+    parser.add_argument("--stacks", default=",".join(ALL_STACKS))
     parser.add_argument("--scenario", action="append", help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()

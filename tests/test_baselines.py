@@ -1,5 +1,6 @@
 """The load tests' tuned baseline (bench/baselines/tuned_app.py) finds facev3's faces and gives its
-embeddings, so that a throughput ratio against it compares the same work."""
+embeddings, so that a throughput ratio against it compares the same work; the transport floor
+(bench/baselines/granian_floor.py) reads every byte of a body."""
 
 import base64
 import importlib
