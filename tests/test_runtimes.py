@@ -29,15 +29,19 @@ def pipelines():
         pipeline.backend.close()
 
 
-@pytest.mark.parametrize("name", PHOTOS)
-def test_openvino_gives_onnxruntimes_faces_and_embeddings(pipelines, name):
+def assert_same_faces_and_embeddings(pipeline, reference, name: str) -> None:
     photo = photo_path(name).read_bytes()
-    (ours,), _ = pipelines["openvino"].run([photo])
-    (reference,), _ = pipelines["onnxruntime"].run([photo])
-    assert len(ours.faces) == len(reference.faces) >= 1
-    for face, twin in zip(ours.faces, reference.faces, strict=True):
+    (ours,), _ = pipeline.run([photo])
+    (theirs,), _ = reference.run([photo])
+    assert len(ours.faces) == len(theirs.faces) >= 1
+    for face, twin in zip(ours.faces, theirs.faces, strict=True):
         np.testing.assert_allclose(face.box, twin.box, atol=0.5)
         assert float(face.embedding @ twin.embedding) >= 0.999
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_openvino_gives_onnxruntimes_faces_and_embeddings(pipelines, name):
+    assert_same_faces_and_embeddings(pipelines["openvino"], pipelines["onnxruntime"], name)
 
 
 def test_each_model_runs_where_it_was_asked(pipelines):
@@ -123,13 +127,7 @@ def test_a_bf16_embedder_gives_real_faces_their_fp32_embeddings(pipelines, caplo
         assert pipeline.backend.embedder_precision == expected
         assert f"detector on openvino, embedder on openvino in {expected}" in caplog.text
         for name in PHOTOS:
-            photo = photo_path(name).read_bytes()
-            (ours,), _ = pipeline.run([photo])
-            (reference,), _ = pipelines["onnxruntime"].run([photo])
-            assert len(ours.faces) == len(reference.faces) >= 1
-            for face, twin in zip(ours.faces, reference.faces, strict=True):
-                np.testing.assert_allclose(face.box, twin.box, atol=0.5)
-                assert float(face.embedding @ twin.embedding) >= 0.999
+            assert_same_faces_and_embeddings(pipeline, pipelines["onnxruntime"], name)
     finally:
         pipeline.backend.close()
 
