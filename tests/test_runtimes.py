@@ -235,3 +235,12 @@ def test_cores_are_capped_by_the_containers_cpu_quota(tmp_path, files, expected)
         (tmp_path / name).write_text(text)
     affinity = len(os.sched_getaffinity(0))
     assert runtimes.cores(tmp_path) == (affinity if expected is None else min(affinity, expected))
+
+
+def test_a_gpu_provider_that_cannot_start_stops_the_start_instead_of_running_on_the_cpu():
+    """onnxruntime's CPU build (this test's) only warns when asked for CUDA and runs on the CPU,
+    as the GPU build does when CUDA or cuDNN is missing: FACEV3_DEVICE=cuda must not silently
+    mean the CPU."""
+    data = files.load_model(registry.load("sface"))
+    with pytest.raises(SettingsError, match="could not start CUDAExecutionProvider"):
+        runtimes.OnnxRuntimeModel(data, 1, ["CUDAExecutionProvider", "CPUExecutionProvider"])

@@ -51,11 +51,7 @@ def providers(device: Device) -> list:
     if device != "cpu" and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # the CUDA and cuDNN libraries of the nvidia-* wheels, where they are installed
     wanted = PROVIDERS[device]
-    missing = [
-        p if isinstance(p, str) else p[0]
-        for p in wanted
-        if (p if isinstance(p, str) else p[0]) not in ort.get_available_providers()
-    ]
+    missing = [name for name in map(runtimes.provider_name, wanted) if name not in ort.get_available_providers()]
     if missing:
         raise SettingsError(
             f"FACEV3_DEVICE={device} needs onnxruntime's {', '.join(missing)}: install "

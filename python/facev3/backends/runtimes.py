@@ -57,6 +57,14 @@ class OnnxRuntimeModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         data = onnx_cleaning.for_onnxruntime(model).SerializeToString()
         self._session = ort.InferenceSession(data, options, providers=providers)
+        wanted = provider_name(providers[0])
+        if wanted not in self._session.get_providers():
+            # onnxruntime only warns when a GPU provider cannot start (a CUDA, cuDNN or TensorRT
+            # library missing) and runs the model on the CPU instead.
+            raise SettingsError(
+                f"onnxruntime could not start {wanted} (its log above says why): check that the CUDA, "
+                "cuDNN and TensorRT libraries onnxruntime-gpu was built for are installed"
+            )
         self.precision = "fp16" if any(fp16_tensorrt(provider) for provider in providers) else "fp32"
         self.output_names = [o.name for o in self._session.get_outputs()]
         batch = self._session.get_inputs()[0].shape[0]
@@ -134,6 +142,10 @@ class OpenVinoModel:
 
 
 OPENVINO_PRECISIONS: dict[Precision, str] = {"fp32": "f32", "bf16": "bf16"}
+
+
+def provider_name(provider) -> str:  # an onnxruntime provider: a name, or (name, options)
+    return provider if isinstance(provider, str) else provider[0]
 
 
 def fp16_tensorrt(provider) -> bool:  # an onnxruntime provider: a name, or (name, options)
