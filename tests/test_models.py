@@ -16,6 +16,7 @@ from facev3.core.errors import ModelUnavailable
 from facev3.core.models import ARCFACE_TEMPLATE
 from facev3.models import files, onnx_cleaning, registry
 from facev3.models.manifest import ManifestError, first_difference, load_manifest
+from tests.support import models as test_models
 
 SFACE_TOML = registry.BUILTIN["sface"].read_text()
 
@@ -174,6 +175,40 @@ def test_prelu_rewrite_and_dequantization_keep_the_outputs(fixed_sface, tuned):
     np.testing.assert_allclose(
         fixed.run(None, {"data": batch})[0], np.repeat(reference, 4, axis=0), rtol=1e-4, atol=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "scaled"),
+    [("sface", False), ("sface", True), ("yunet", False), ("centerface", False), ("arcface", False)],
+    ids=["sface (RGB, NCHW)", "sface with a mean and std", "yunet (BGR)", "centerface", "BGR, NHWC, mean and std"],
+)
+def test_a_graph_given_pixel_input_computes_what_numpy_fed_it(tmp_path, model, scaled):
+    """The uint8-input graph a GPU runs (onnx_cleaning.with_pixel_input) against the same graph fed
+    TensorInput.tensor's float32, on the CPU: colour order, layout and scale done in the graph.
+    Every op it adds is exact in fp32, so the outputs are equal. "arcface" is SFace behind an
+    ArcFace-style front (tests/support/models.py)."""
+    if model == "arcface":
+        manifest = load_manifest(test_models.sface_arcface_convention(tmp_path).with_suffix(".toml"))
+    else:
+        manifest = registry.load(model)
+    pixels = manifest.spec.input
+    if scaled:
+        pixels = dataclasses.replace(pixels, mean=(127.5, 120.0, 110.0), std=(128.0, 64.0, 32.0))
+    graph = files.load_model(manifest)
+    shape = (1, 96, 128, 3) if model in ("yunet", "centerface") else (2, 112, 112, 3)
+    images = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    providers = ["CPUExecutionProvider"]
+    floats = ort.InferenceSession(graph.SerializeToString(), providers=providers)
+    taking_pixels = ort.InferenceSession(
+        onnx_cleaning.with_pixel_input(graph, pixels).SerializeToString(), providers=providers
+    )
+    (fed,) = taking_pixels.get_inputs()
+    assert (fed.name, fed.type, len(fed.shape), fed.shape[-1]) == (pixels.name, "tensor(uint8)", 4, 3)
+    expected = floats.run(None, {pixels.name: pixels.tensor(images)})
+    for got, want in zip(taking_pixels.run(None, {pixels.name: images}), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    (kept,) = graph.graph.input  # a copy: the float graph is kept
+    assert (kept.name, kept.type.tensor_type.elem_type) == (pixels.name, onnx.TensorProto.FLOAT)
 
 
 def test_export_writes_checked_files(tmp_path):

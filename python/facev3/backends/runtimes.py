@@ -26,11 +26,15 @@ from typing import Protocol
 import numpy as np
 
 from facev3.config import Precision, Runtime, SettingsError
+from facev3.core.models import TensorInput
 from facev3.models import onnx_cleaning
 
 log = logging.getLogger("facev3.runtimes")
 
 TIMED_RUNS = 5  # after 2 warm-up runs; the fastest run of each runtime is compared
+# SFace on CUDA (an H200) embedded the most faces a second in the biggest batch tried, 256; the
+# local backend's stage of 32 crops bounds it in practice.
+GPU_FASTEST_BATCH = 256
 
 
 class Model(Protocol):
@@ -39,24 +43,37 @@ class Model(Protocol):
     output_names: list[str]
     batch: int | None  # the graph's fixed batch, or None when it is free
     fastest_batch: int  # the embedder's batch that takes the least time a face on one thread
+    takes_pixels: bool  # fed (n, h, w, 3) uint8 RGB rather than the float tensor of TensorInput
 
     def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
 class OnnxRuntimeModel:
-    runtime = "onnxruntime"
-    # Bigger batches spill SFace's activations out of cache (bench/bench_embed_batch.py).
-    fastest_batch = 2
+    """A model on onnxruntime. On the CPU it runs the graph tuned for onnxruntime's CPU kernels;
+    on CUDA, given its `pixels` input, the graph takes uint8 pixels and converts them on the GPU."""
 
-    def __init__(self, model, threads: int, providers: list) -> None:  # model: onnx.ModelProto
+    runtime = "onnxruntime"
+    # Bigger batches spill SFace's activations out of cache on a CPU (bench/bench_embed_batch.py);
+    # a GPU embeds more faces a second the bigger the batch (bench/gpu_check.py).
+    fastest_batch = 2
+    takes_pixels = False
+
+    def __init__(
+        self, model, threads: int, providers: list, pixels: TensorInput | None = None
+    ) -> None:  # model: onnx.ModelProto
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        data = onnx_cleaning.for_onnxruntime(model).SerializeToString()
-        self._session = ort.InferenceSession(data, options, providers=providers)
+        if providers == ["CPUExecutionProvider"]:
+            model = onnx_cleaning.for_onnxruntime(model)
+        else:
+            self.fastest_batch = GPU_FASTEST_BATCH
+            if pixels is not None and provider_name(providers[0]) == "CUDAExecutionProvider":
+                model, self.takes_pixels = onnx_cleaning.with_pixel_input(model, pixels), True
+        self._session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
         wanted = provider_name(providers[0])
         if wanted not in self._session.get_providers():
             # onnxruntime only warns when a GPU provider cannot start (a CUDA, cuDNN or TensorRT
@@ -90,6 +107,7 @@ class OpenVinoModel:
     runtime = "openvino"
     # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
     fastest_batch = 8
+    takes_pixels = False
 
     def __init__(
         self, model, threads: int, streams: int, precision: Precision = "fp32"
@@ -177,10 +195,12 @@ def load(
     providers: list,
     probe: Callable[[Model], object],
     precision: Precision = "fp32",
+    pixels: TensorInput | None = None,
 ) -> Model:
     """The model on `runtime`; for "auto" on a CPU with OpenVINO installed, on whichever of the
     two runs `probe` (one call with the model's usual input) faster. bf16 runs on OpenVINO, and
-    "auto" keeps OpenVINO without timing where the CPU computes bf16."""
+    "auto" keeps OpenVINO without timing where the CPU computes bf16. Given the model's `pixels`
+    input, a model on CUDA takes uint8 pixels (Model.takes_pixels)."""
     cpu_only = providers == ["CPUExecutionProvider"]
     if runtime == "openvino" and not cpu_only:
         raise SettingsError("FACEV3_RUNTIME=openvino runs on the CPU only: use FACEV3_DEVICE=cpu")
@@ -191,7 +211,7 @@ def load(
             "or openvino, and pip install 'facev3[openvino]'"
         )
     if not openvino_possible:
-        return OnnxRuntimeModel(model, threads, providers)
+        return OnnxRuntimeModel(model, threads, providers, pixels)
     openvino = OpenVinoModel(model, threads, streams, precision)
     if runtime == "openvino" or openvino.precision == "bf16":
         return openvino

@@ -12,7 +12,9 @@ they do not run in onnxruntime, so `fix` rewrites them once (their manifests nam
 
 `for_onnxruntime` then turns PRelu into Relu(x) + slope * Min(x, 0): exact, and 1.5x faster in
 onnxruntime's CPU kernels on SFace. OpenVINO runs the graph without it: it fuses PRelu into the
-convolution before it, and the rewritten graph ran 1.4x slower there (docs/performance.md).
+convolution before it, and the rewritten graph ran 1.4x slower there (docs/performance.md); so
+did CUDA, where SFace embedded 1.35-1.7x the faces a second without it on an H200.
+`with_pixel_input` makes a graph take uint8 pixels, for a GPU.
 """
 
 import numpy as np
@@ -147,3 +149,50 @@ def _drop_unused_initializers(graph) -> None:
     keep = [init for init in graph.initializer if init.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
+
+
+def with_pixel_input(model, pixels):  # (onnx.ModelProto, facev3.core.models.TensorInput) -> onnx.ModelProto
+    """A copy of a graph whose float input becomes (n, height, width, 3) uint8 RGB, put into the
+    model's colour order, layout and scale (TensorInput.tensor) by the graph itself. On a GPU
+    that work leaves the CPU and a quarter of the bytes cross the bus: SFace on an H200 embedded
+    1.6-2.3x the faces a second of float input converted by numpy (docs/performance.md)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    tuned = type(model)()
+    tuned.CopyFrom(model)
+    graph = tuned.graph
+    (original,) = [i for i in graph.input if i.name == pixels.name]
+    dims = [d.dim_value or d.dim_param or f"d{k}" for k, d in enumerate(original.type.tensor_type.shape.dim)]
+    batch, height, width = (dims[0], *dims[2:4]) if pixels.layout == "NCHW" else dims[:3]
+    converted = f"{pixels.name}_facev3_float"
+    for node in graph.node:
+        node.input[:] = [converted if name == pixels.name else name for name in node.input]
+
+    steps, x = [], pixels.name
+
+    def step(op: str, *inputs: str, **attrs) -> None:
+        nonlocal x
+        out = f"{pixels.name}_facev3_{len(steps)}"
+        steps.append(helper.make_node(op, [x, *inputs], [out], **attrs))
+        x = out
+
+    def constant(name: str, value: np.ndarray) -> str:
+        graph.initializer.append(numpy_helper.from_array(value, f"{pixels.name}_facev3_{name}"))
+        return f"{pixels.name}_facev3_{name}"
+
+    if pixels.colour == "BGR":
+        step("Gather", constant("bgr", np.array([2, 1, 0], np.int64)), axis=3)
+    step("Cast", to=TensorProto.FLOAT)
+    if pixels.layout == "NCHW":
+        step("Transpose", perm=[0, 3, 1, 2])
+    shape = (1, 3, 1, 1) if pixels.layout == "NCHW" else (1, 1, 1, 3)
+    if pixels.mean != (0.0, 0.0, 0.0):
+        step("Sub", constant("mean", np.asarray(pixels.mean, np.float32).reshape(shape)))
+    if pixels.std != (1.0, 1.0, 1.0):
+        step("Div", constant("std", np.asarray(pixels.std, np.float32).reshape(shape)))
+    steps[-1].output[0] = converted
+    graph.input.remove(original)
+    graph.input.insert(0, helper.make_tensor_value_info(pixels.name, TensorProto.UINT8, [batch, height, width, 3]))
+    for node in reversed(steps):
+        graph.node.insert(0, node)
+    return tuned
