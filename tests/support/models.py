@@ -5,7 +5,8 @@
   like the plan's in-house "model v3";
 - sface_arcface_convention: SFace's weights behind a front that takes what ArcFace-style models
   take, BGR planes scaled (x - 127.5) / 127.5 (and, to cover the other layout too, NHWC), and turns
-  them back into SFace's raw RGB NCHW input inside the graph.
+  them back into SFace's raw RGB NCHW input inside the graph;
+- sface_fixed_batch: SFace whose graph takes exactly N crops a run.
 
 Each is written as an ONNX file with its manifest beside it, in a folder of the caller's.
 """
@@ -39,6 +40,14 @@ def sface_1024(folder: Path) -> Path:
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info("embedding", onnx.TensorProto.FLOAT, ["N", 1024]))
     return _write(folder, "sface-1024", model, {"name": "data", "output": "embedding", "size": 1024})
+
+
+def sface_fixed_batch(folder: Path, batch: int) -> Path:
+    """SFace exported for exactly `batch` crops a run, as graphs built for TensorRT often are."""
+    model = sface()
+    for value in (model.graph.input[0], model.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_value = batch
+    return _write(folder, f"sface-batch-{batch}", model, {"name": "data", "output": "fc1", "size": 128})
 
 
 def sface_arcface_convention(folder: Path) -> Path:

@@ -14,6 +14,7 @@ from facev3.backends import runtimes
 from facev3.config import Device, Precision, Runtime, SettingsError
 from facev3.core import detection
 from facev3.core.models import DetectorSpec, EmbedderSpec
+from facev3.core.pipeline import PipelineSettings
 from facev3.core.ports import ArrayStage, CropStage
 from facev3.core.types import Detections
 from facev3.models import files
@@ -24,7 +25,9 @@ log = logging.getLogger("facev3.backends")
 
 LOCAL_STAGE_CROPS = 32
 # CUDA on an H200 (docs/performance.md): channels-last convolutions ran SFace 1.2-1.25x faster, and
-# cuDNN's heuristic choice of algorithm as fast as its exhaustive search.
+# cuDNN's heuristic choice of algorithm as fast as its exhaustive search. Either way cuDNN plans
+# each new input shape, 0.1-3.8 s a shape: hence runs of fixed shapes (run_sizes, the detector's
+# square canvas), planned when the backend starts.
 CUDA = ("CUDAExecutionProvider", {"prefer_nhwc": "1", "cudnn_conv_algo_search": "HEURISTIC"})
 # onnxruntime's execution providers for each device, best first; the CPU takes what a GPU provider
 # leaves (shape ops, unsupported nodes).
@@ -68,6 +71,22 @@ def providers(device: Device) -> list:
 # embedder, when FACEV3_RUNTIME=auto picks their runtimes.
 PROBE_PHOTO = (480, 640, 3)
 PROBE_BATCH = 2
+
+
+# The detection size a runtime that plans each input shape is planned for at the start: the
+# pipeline's (the detector then sees one max_side x max_side canvas).
+PLANNED_MAX_SIDE = PipelineSettings.max_side
+
+
+def run_sizes(model: runtimes.Model, largest: int) -> tuple[int, ...] | None:
+    """The batch sizes the embedder runs at, or None for any: a graph's fixed batch; on a runtime
+    that plans each new shape, the powers of two up to `largest` (a run then does at most twice its
+    faces' work, and a handful of shapes are planned)."""
+    if model.batch:
+        return (model.batch,)
+    if model.fixed_shapes:
+        return tuple(sorted({min(2**k, largest) for k in range(largest.bit_length() + 1)}))
+    return None
 
 
 class OverlappingStage(ArrayStage):
@@ -152,6 +171,12 @@ class LocalBackend:
         )
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
+        self._run_sizes = run_sizes(self._embedder, min(self.embed_batch, LOCAL_STAGE_CROPS))
+        if self._detector.fixed_shapes:  # plan each shape now rather than in a request
+            self.detect(np.zeros(PROBE_PHOTO, np.uint8), PLANNED_MAX_SIDE, 1.0, self.detector.nms_threshold)
+        if self._embedder.fixed_shapes:
+            for size in self._run_sizes:
+                self._embed(np.zeros((size, *self.embedder.alignment.shape), np.uint8))
         self._streams = streams
         self._background = compute_pool(streams, "facev3-embed", nice)
         self._lock = threading.Lock()
@@ -170,7 +195,7 @@ class LocalBackend:
             )
 
     def detect(self, image_rgb: np.ndarray, max_side: int, score_threshold: float, nms_threshold: float) -> Detections:
-        prepared = detection.prepare(image_rgb, max_side, self.detector)
+        prepared = detection.prepare(image_rgb, max_side, self.detector, square=self._detector.fixed_shapes)
         names = self._detector.output_names
         raw = self._detector.run(names, {self.detector.input.name: prepared.tensor})
         outputs = {self._roles[name]: value for name, value in zip(names, raw, strict=True) if name in self._roles}
@@ -196,12 +221,16 @@ class LocalBackend:
 
     def _embed(self, crops: np.ndarray) -> np.ndarray:
         feed = self._embedder_feed(self._embedder, crops)
-        name, output = self.embedder.input.name, self.embedder.output
-        batches = [
-            self._embedder.run([output], {name: feed[i : i + self.embed_batch]})[0]
-            for i in range(0, len(feed), self.embed_batch)
-        ]
+        batches = [self._run_embedder(feed[i : i + self.embed_batch]) for i in range(0, len(feed), self.embed_batch)]
         return np.concatenate(batches).reshape(len(feed), -1)  # a stage embeds at least one crop
+
+    def _run_embedder(self, feed: np.ndarray) -> np.ndarray:
+        """One run, padded with blank crops to the next of the run sizes when there are some."""
+        count = len(feed)
+        size = next((size for size in self._run_sizes or () if size >= count), count)
+        if size > count:
+            feed = np.concatenate([feed, np.zeros((size - count, *feed.shape[1:]), feed.dtype)])
+        return self._embedder.run([self.embedder.output], {self.embedder.input.name: feed})[0][:count]
 
     def ready(self) -> bool:
         return self._embedder is not None

@@ -44,6 +44,9 @@ class Model(Protocol):
     batch: int | None  # the graph's fixed batch, or None when it is free
     fastest_batch: int  # the embedder's batch that takes the least time a face on one thread
     takes_pixels: bool  # fed (n, h, w, 3) uint8 RGB rather than the float tensor of TensorInput
+    # Each new input shape costs a plan (cuDNN's on a GPU: 0.1-3.8 s a shape on an H200), so it is
+    # fed a few shapes, planned at the start.
+    fixed_shapes: bool
 
     def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
@@ -57,6 +60,7 @@ class OnnxRuntimeModel:
     # a GPU embeds more faces a second the bigger the batch (bench/gpu_check.py).
     fastest_batch = 2
     takes_pixels = False
+    fixed_shapes = False
 
     def __init__(
         self, model, threads: int, providers: list, pixels: TensorInput | None = None
@@ -70,7 +74,7 @@ class OnnxRuntimeModel:
         if providers == ["CPUExecutionProvider"]:
             model = onnx_cleaning.for_onnxruntime(model)
         else:
-            self.fastest_batch = GPU_FASTEST_BATCH
+            self.fastest_batch, self.fixed_shapes = GPU_FASTEST_BATCH, True
             if pixels is not None and provider_name(providers[0]) == "CUDAExecutionProvider":
                 model, self.takes_pixels = onnx_cleaning.with_pixel_input(model, pixels), True
         self._session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
@@ -108,6 +112,7 @@ class OpenVinoModel:
     # SFace a face on one thread: 12.0 ms alone, 10.6 in pairs, 9.7 by 6 to 8, 10.2 by 16.
     fastest_batch = 8
     takes_pixels = False
+    fixed_shapes = False
 
     def __init__(
         self, model, threads: int, streams: int, precision: Precision = "fp32"

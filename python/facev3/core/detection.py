@@ -51,12 +51,15 @@ def downscaled_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
-def prepare(image_rgb: np.ndarray, max_side: int, spec: DetectorSpec) -> DetectorInput:
+def prepare(image_rgb: np.ndarray, max_side: int, spec: DetectorSpec, square: bool = False) -> DetectorInput:
+    """The image at most max_side wide and high, padded to the detector's multiple, or with
+    `square` to one max_side x max_side canvas whatever the image's size (one input shape)."""
     height, width = image_rgb.shape[:2]
     w, h = downscaled_size(height, width, max_side)
     small = image_rgb if (w, h) == (width, height) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
     pad = spec.pad_multiple
-    grid = Grid(-(-h // pad) * pad, -(-w // pad) * pad, w / width, h / height)
+    h_pad, w_pad = (max_side, max_side) if square else (h, w)
+    grid = Grid(-(-h_pad // pad) * pad, -(-w_pad // pad) * pad, w / width, h / height)
     padded = np.zeros((1, grid.padded_height, grid.padded_width, 3), np.uint8)
     padded[0, :h, :w] = small
     return DetectorInput(spec.input.tensor(padded), grid)
