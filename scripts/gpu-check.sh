@@ -2,7 +2,7 @@
 # The GPU check, for a machine with an NVIDIA GPU, Python and PyPI (no Docker, no other network):
 # builds .venv-gpu (facev3 with onnxruntime-gpu and its CUDA, cuDNN and TensorRT wheels in place of
 # the CPU onnxruntime) and .venv-triton, then runs bench/gpu_check.py: GPU/CPU parity (cosine >=
-# 0.999 per face), faces/s at batch 1-64 and images/s on onnxruntime's CUDA and TensorRT
+# 0.999 per face), faces/s at batch 1-32 and images/s on onnxruntime's CUDA and TensorRT
 # providers, and the local tritonserver with CUDA shared memory. One JSON of results; the whole
 # run is bounded to 10 minutes (installs included), each step recording why it was skipped.
 #
