@@ -57,6 +57,8 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu_in_its_dry_run(tmp_path):
     assert results["parity_cuda"]["min_cosine"] >= 0.999
     by_batch = results["throughput_cuda"]["faces_per_s_by_batch"]
     assert set(by_batch) == {"1", "2", "4", "8", "16", "32"} and all(v > 0 for v in by_batch.values())
+    assert results["throughput_cuda"]["start_s"] > 0
+    assert set(results["throughput_cuda"]["pipeline_ms_an_image_by_stage"]) == {"decode", "detect", "align", "embed"}
 
 
 def test_the_gpu_check_script_is_valid_bash_and_bounded_to_ten_minutes():
