@@ -4,6 +4,8 @@ planned at the start, and an embedder whose graph fixes its batch embeds any num
 
 The GPU is not needed to test the shapes: onnxruntime's CPU provider is told it plans shapes."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -57,9 +59,10 @@ def test_run_sizes_are_the_graphs_batch_or_powers_of_two_where_shapes_are_planne
     assert run_sizes(Model(), 1) == (1,)
 
 
-def test_a_runtime_that_plans_shapes_is_fed_only_those_planned_at_the_start(monkeypatch, reference):
+def test_a_runtime_that_plans_shapes_is_fed_only_those_planned_at_the_start(monkeypatch, reference, caplog):
     """Photos of every size meet the detector on one 640 x 640 canvas, and faces go to the
     embedder in runs of a power of two; faces and embeddings are those of free shapes."""
+    caplog.set_level(logging.INFO, "facev3.backends")
     planned = Planned()
     planned.record(monkeypatch)
     monkeypatch.setattr(runtimes.OnnxRuntimeModel, "fixed_shapes", True)
@@ -69,6 +72,9 @@ def test_a_runtime_that_plans_shapes_is_fed_only_those_planned_at_the_start(monk
         assert planned.fed["detector"] == {(1, 3, 640, 640)}
         sizes = (1, 2, 4, 8, 16, LOCAL_STAGE_CROPS)
         assert planned.fed["embedder"] == {(n, 3, 112, 112) for n in sizes}
+        assert (
+            "planned the detector's 640 x 640 canvas and the embedder's batches of 1, 2, 4, 8, 16, 32 in" in caplog.text
+        )
         at_start = {role: set(shapes) for role, shapes in planned.fed.items()}
         photos = [photo_path(name).read_bytes() for name in PHOTOS]
         ours, _ = pipeline.run(photos)

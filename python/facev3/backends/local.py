@@ -4,6 +4,7 @@ FACEV3_DEVICE=cuda or tensorrt (onnxruntime-gpu) for people with a GPU and no Tr
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
@@ -172,16 +173,25 @@ class LocalBackend:
         # A graph with a fixed batch gets its own; else the setting, else the runtime's fastest.
         self.embed_batch = self._embedder.batch or embed_batch or self._embedder.fastest_batch
         self._run_sizes = run_sizes(self._embedder, min(self.embed_batch, LOCAL_STAGE_CROPS))
-        if self._detector.fixed_shapes:  # plan each shape now rather than in a request
-            self.detect(np.zeros(PROBE_PHOTO, np.uint8), PLANNED_MAX_SIDE, 1.0, self.detector.nms_threshold)
-        if self._embedder.fixed_shapes:
-            for size in self._run_sizes:
-                self._embed(np.zeros((size, *self.embedder.alignment.shape), np.uint8))
+        self._plan_shapes()
         self._streams = streams
         self._background = compute_pool(streams, "facev3-embed", nice)
         self._lock = threading.Lock()
         self._staged = 0  # requests holding a stage now
         self._probe(embedder)
+
+    def _plan_shapes(self) -> None:
+        """Runs each shape a runtime that plans shapes will be fed, now rather than in a request."""
+        started, planned = time.perf_counter(), []
+        if self._detector.fixed_shapes:
+            self.detect(np.zeros(PROBE_PHOTO, np.uint8), PLANNED_MAX_SIDE, 1.0, self.detector.nms_threshold)
+            planned.append(f"the detector's {PLANNED_MAX_SIDE} x {PLANNED_MAX_SIDE} canvas")
+        if self._embedder.fixed_shapes:
+            for size in self._run_sizes:
+                self._embed(np.zeros((size, *self.embedder.alignment.shape), np.uint8))
+            planned.append(f"the embedder's batches of {', '.join(map(str, self._run_sizes))}")
+        if planned:
+            log.info("planned %s in %.1f s", " and ".join(planned), time.perf_counter() - started)
 
     def _probe(self, embedder: Manifest) -> None:
         """One blank crop through the embedder: dims the graph leaves free must still agree."""
