@@ -13,10 +13,12 @@ the goal on an H100/H200-class GPU is >= 10,000 faces/s.
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from facev3.core.pipeline import EmbedOptions
 from facev3.core.ports import embed_crops
 from tests.support.photos import PHOTOS, photo_path
 
+CALLERS = os.cpu_count() or 1  # the pipeline's callers at once in the many-callers measure
 BATCHES = (1, 2, 4, 8, 16, 32)  # the local backend's stage holds 32 crops: no run is bigger
 PARITY_MIN_COSINE = 0.999
 
@@ -107,9 +110,27 @@ def throughput(device: str, budget: Budget, crops_per_batch: int, seconds_each: 
             "faces_per_s_by_batch": faces_per_s,
             "pipeline_images_per_s_t1_6_faces": round(images / elapsed, 1),
             "pipeline_ms_an_image_by_stage": {k: round(v / max(images, 1), 2) for k, v in stage_ms.items()},
+            f"pipeline_images_per_s_{CALLERS}_callers": callers_images_per_s(pipeline, data, budget, seconds_each),
         }
     finally:
         backend.close()
+
+
+def callers_images_per_s(pipeline, data: bytes, budget: Budget, seconds_each: float) -> float:
+    """images/s of the pipeline called from CALLERS threads at once, as a server's requests call
+    it: decoding and detecting on the CPU cores while the GPU embeds."""
+    stop = time.perf_counter() + min(seconds_each, max(budget.left() - seconds_each, 0.0))
+    counts = [0] * CALLERS
+
+    def call(i: int) -> None:
+        while time.perf_counter() < stop:
+            pipeline.run([data] * 8)
+            counts[i] += 8
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CALLERS) as pool:
+        list(pool.map(call, range(CALLERS)))
+    return round(sum(counts) / (time.perf_counter() - started), 1)
 
 
 def step(name: str, results: dict, budget: Budget, minimum_s: float, run) -> None:

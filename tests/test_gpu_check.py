@@ -58,6 +58,8 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu_in_its_dry_run(tmp_path):
     by_batch = results["throughput_cuda"]["faces_per_s_by_batch"]
     assert set(by_batch) == {"1", "2", "4", "8", "16", "32"} and all(v > 0 for v in by_batch.values())
     assert results["throughput_cuda"]["start_s"] > 0
+    (callers,) = [key for key in results["throughput_cuda"] if key.endswith("_callers")]
+    assert results["throughput_cuda"][callers] > 0
     assert set(results["throughput_cuda"]["pipeline_ms_an_image_by_stage"]) == {"decode", "detect", "align", "embed"}
 
 
