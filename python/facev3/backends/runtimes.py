@@ -71,14 +71,14 @@ class OnnxRuntimeModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if providers == ["CPUExecutionProvider"]:
+        wanted = provider_name(providers[0])
+        if wanted == "CPUExecutionProvider":
             model = onnx_cleaning.for_onnxruntime(model)
         else:
             self.fastest_batch, self.fixed_shapes = GPU_FASTEST_BATCH, True
-            if pixels is not None and provider_name(providers[0]) == "CUDAExecutionProvider":
+            if pixels is not None and wanted == "CUDAExecutionProvider":
                 model, self.takes_pixels = onnx_cleaning.with_pixel_input(model, pixels), True
         self._session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-        wanted = provider_name(providers[0])
         if wanted not in self._session.get_providers():
             # onnxruntime only warns when a GPU provider cannot start (a CUDA, cuDNN or TensorRT
             # library missing) and runs the model on the CPU instead.

@@ -52,10 +52,14 @@ class TensorInput:
             pixels = pixels.transpose(0, 3, 1, 2)
         x = np.ascontiguousarray(pixels, dtype=np.float32)
         if self.mean != (0.0, 0.0, 0.0) or self.std != (1.0, 1.0, 1.0):
-            shape = (1, 3, 1, 1) if self.layout == "NCHW" else (1, 1, 1, 3)
-            x -= np.asarray(self.mean, np.float32).reshape(shape)
-            x /= np.asarray(self.std, np.float32).reshape(shape)
+            x -= np.asarray(self.mean, np.float32).reshape(self.channel_shape)
+            x /= np.asarray(self.std, np.float32).reshape(self.channel_shape)
         return x
+
+    @property
+    def channel_shape(self) -> tuple[int, int, int, int]:
+        """The shape that spreads a per-channel value over a batch in this layout."""
+        return (1, 3, 1, 1) if self.layout == "NCHW" else (1, 1, 1, 3)
 
     def dims(self, height: int, width: int) -> list[int]:
         """The tensor's dims after the batch axis (-1 where free)."""

@@ -185,11 +185,10 @@ def with_pixel_input(model, pixels):  # (onnx.ModelProto, facev3.core.models.Ten
     step("Cast", to=TensorProto.FLOAT)
     if pixels.layout == "NCHW":
         step("Transpose", perm=[0, 3, 1, 2])
-    shape = (1, 3, 1, 1) if pixels.layout == "NCHW" else (1, 1, 1, 3)
     if pixels.mean != (0.0, 0.0, 0.0):
-        step("Sub", constant("mean", np.asarray(pixels.mean, np.float32).reshape(shape)))
+        step("Sub", constant("mean", np.asarray(pixels.mean, np.float32).reshape(pixels.channel_shape)))
     if pixels.std != (1.0, 1.0, 1.0):
-        step("Div", constant("std", np.asarray(pixels.std, np.float32).reshape(shape)))
+        step("Div", constant("std", np.asarray(pixels.std, np.float32).reshape(pixels.channel_shape)))
     steps[-1].output[0] = converted
     graph.input.remove(original)
     graph.input.insert(0, helper.make_tensor_value_info(pixels.name, TensorProto.UINT8, [batch, height, width, 3]))
