@@ -1,6 +1,6 @@
 """Rerank request parsing: the bulk parses of the usual requests (simdjson's float lists, base64
 rows a column at a time) agree with the per-candidate parse, and step aside for anything unusual
-so that the per-candidate parse names the problem."""
+so that the per-candidate parse names the problem. The native base64 reader: test_rerank_wire.py."""
 
 import base64
 
@@ -13,6 +13,8 @@ from facev3.api.errors import ApiError
 from facev3.api.requests import candidates_in_bulk, candidates_one_by_one, parse_rerank_request
 from facev3.api.rerank_bulk import read_json
 from facev3.config import Settings
+
+MAX = Settings().max_candidates
 
 
 def b64(values) -> str:
@@ -94,7 +96,7 @@ def test_the_float_list_fast_path_reads_what_the_general_parse_reads():
     rng = np.random.default_rng(7)
     rows, query = rng.standard_normal((30, 64)).astype(np.float32), rng.standard_normal(64).astype(np.float32)
     body = orjson.dumps(float_body(rows, query, top_k=5, method="qe"))
-    float_lists, payload = read_json(body)
+    float_lists, payload = read_json(body, MAX)
     assert payload is None
     others, fast_query, ids, matrix = float_lists
     np.testing.assert_array_equal(matrix, rows)
@@ -125,7 +127,7 @@ def test_the_float_list_fast_path_steps_aside_for_anything_unusual(case):
     if code is None:
         assert parse_rerank_request("application/json", body, Settings()).candidates.shape == (3, 4)
         return
-    assert read_json(body)[0] is None
+    assert read_json(body, MAX)[0] is None
     with pytest.raises(ApiError) as error:
         parse_rerank_request("application/json", body, Settings())
     assert error.value.code == code
@@ -134,15 +136,12 @@ def test_the_float_list_fast_path_steps_aside_for_anything_unusual(case):
 # ---- simdjson for every JSON rerank: what it reads is what orjson reads ------------------------------
 
 
-@pytest.mark.parametrize("query_as", ["query", "query_b64"])
-def test_base64_rows_read_by_simdjson_are_what_orjson_reads(query_as):
+def test_base64_rows_with_a_float_query_read_by_simdjson_are_what_orjson_reads():
     items = candidates(1024, 20)
     query = np.random.default_rng(0).standard_normal(1024).astype(np.float32)
-    body = orjson.dumps(
-        {query_as: query.tolist() if query_as == "query" else b64(query), "candidates": items, "threshold": 0.4}
-    )
-    float_lists, payload = read_json(body)
-    assert float_lists is None and payload == orjson.loads(body)
+    body = orjson.dumps({"query": query.tolist(), "candidates": items, "threshold": 0.4})
+    usual, payload = read_json(body, MAX)
+    assert usual is None and payload == orjson.loads(body)
     parsed = parse_rerank_request("application/json", body, Settings())
     ids, matrix = candidates_one_by_one(orjson.loads(body)["candidates"], 1024)
     assert parsed.ids == ids and parsed.threshold == 0.4
@@ -161,7 +160,7 @@ SIMDJSON_AS_ORJSON = {
 @pytest.mark.parametrize("case", SIMDJSON_AS_ORJSON)
 def test_unusual_but_valid_bodies_read_as_orjson_reads_them(case):
     body = SIMDJSON_AS_ORJSON[case]
-    assert read_json(body) == (None, orjson.loads(body))
+    assert read_json(body, MAX) == (None, orjson.loads(body))
     parsed = parse_rerank_request("application/json", body, Settings())
     assert parsed.ids == [item["id"] for item in orjson.loads(body)["candidates"]]
 
@@ -180,7 +179,7 @@ def test_what_simdjson_refuses_orjson_answers_for(case):
     """orjson reads or names what simdjson refuses: a big integer is a number to orjson, so the
     error comes from the field's own check."""
     body = REFUSED_BY_SIMDJSON[case]
-    assert read_json(body) == (None, None)
+    assert read_json(body, MAX) == (None, None)
     with pytest.raises(ApiError) as error:
         parse_rerank_request("application/json", body, Settings())
     assert error.value.status in (400, 422) and error.value.code in ("malformed_json", "invalid_value")
@@ -190,20 +189,21 @@ def test_what_one_parse_returned_survives_the_next_parse_on_the_same_thread():
     """The thread's simdjson parser is reused: nothing read from it may be a view of its buffers."""
     rows = np.arange(8, dtype=np.float32).reshape(4, 2)
     first = orjson.dumps(float_body(rows, np.ones(2, np.float32), method="qe"))
-    others, query, ids, matrix = read_json(first)[0]
-    read_json(orjson.dumps(float_body(rows + 100, np.zeros(2, np.float32), top_k=1)))
+    others, query, ids, matrix = read_json(first, MAX)[0]
+    read_json(orjson.dumps(float_body(rows + 100, np.zeros(2, np.float32), top_k=1)), MAX)
     assert others == {"method": "qe"} and ids == [0, 1, 2, 3]
     np.testing.assert_array_equal(query, np.ones(2))
     np.testing.assert_array_equal(matrix, rows)
 
 
 def test_a_body_past_the_reused_size_gets_a_parser_of_its_own():
-    read_json(orjson.dumps({"query_b64": b64([1]), "candidates": candidates(1)}))
+    """Base64 rows with a float query: neither usual request, so simdjson reads them."""
+    read_json(orjson.dumps({"query": [1.0], "candidates": candidates(1)}), MAX)
     kept = rerank_bulk._threads.parser
     count = rerank_bulk.REUSED_PARSER_BYTES // 5000 + 1
-    big = orjson.dumps({"query_b64": b64(np.ones(1024)), "candidates": candidates(1024, count)})
+    big = orjson.dumps({"query": np.ones(1024).tolist(), "candidates": candidates(1024, count)})
     assert len(big) > rerank_bulk.REUSED_PARSER_BYTES
-    assert read_json(big) == (None, None)  # orjson reads it, after the parser's buffers are gone
+    assert read_json(big, MAX) == (None, None)  # orjson reads it, after the parser's buffers are gone
     assert rerank_bulk._threads.parser is kept
     assert parse_rerank_request("application/json", big, Settings(max_candidates=count)).candidates.shape == (
         count,

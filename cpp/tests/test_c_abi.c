@@ -1,5 +1,5 @@
-/* Proves the C ABI without Python: links librerank_compute.so, libmerge_embeddings.so and
- * face_align through their headers only, checks results against hand-derived values and every
+/* Proves the C ABI without Python: links librerank_compute.so, libmerge_embeddings.so, face_align
+ * and rerank_wire through their headers only, checks results against hand-derived values and every
  * documented error status. Run by ctest, also under AddressSanitizer + UBSan in CI. */
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include "facev3/face_align.h"
 #include "facev3/merge_embeddings.h"
 #include "facev3/rerank_compute.h"
+#include "facev3/rerank_wire.h"
 
 static int failures = 0;
 
@@ -253,6 +254,49 @@ static void test_align(void) {
     free(out);
 }
 
+/* Reads `body` with room for `floats` floats per vector, 4 ids and 2 other members. */
+static int read_wire(const char *body, size_t floats, wire_rerank_b64 *read, float *query, float *rows, wire_id *ids,
+                     wire_span *members) {
+    return wire_read_rerank_b64(body, strlen(body), query, rows, floats, ids, 4, members, 2, read);
+}
+
+static void test_wire(void) {
+    /* (1, 2), then "a": (3, 4) and -12: (-1, 0.5), as base64 of little-endian float32. */
+    const char *body = " {\"top_k\": 2, \"candidates\": [{\"id\": \"a\", \"embedding_b64\": \"AABAQAAAgEA=\"},\n"
+                       "{\"embedding_b64\":\"AACAvwAAAD8=\",\"id\":-12}], \"query_b64\": \"AACAPwAAAEA=\"} ";
+    float query[8], rows[8];
+    wire_id ids[4];
+    wire_span members[2];
+    wire_rerank_b64 read;
+    CHECK(read_wire(body, 8, &read, query, rows, ids, members) == WIRE_OK);
+    CHECK(read.dim == 2 && read.n_candidates == 2 && read.n_members == 1);
+    CHECK(query[0] == 1.0f && query[1] == 2.0f);
+    CHECK(rows[0] == 3.0f && rows[1] == 4.0f && rows[2] == -1.0f && rows[3] == 0.5f);
+    CHECK(ids[0].is_string == 1 && ids[0].text.length == 1 && body[ids[0].text.offset] == 'a');
+    CHECK(ids[1].is_string == 0 && ids[1].integer == -12 && ids[1].text.length == 3);
+    CHECK(members[0].length == 10 && strncmp(body + members[0].offset, "\"top_k\": 2", 10) == 0);
+
+    CHECK(wire_max_floats(strlen(body)) >= 2);
+    CHECK(read_wire(body, 3, &read, query, rows, ids, members) == WIRE_ERR_CAPACITY); /* rows need 4 floats */
+    CHECK(wire_read_rerank_b64(body, strlen(body), query, rows, 8, ids, 1, members, 2, &read) == WIRE_ERR_CAPACITY);
+    CHECK(wire_read_rerank_b64(body, strlen(body), query, rows, 8, ids, 4, NULL, 0, &read) == WIRE_ERR_CAPACITY);
+    CHECK(wire_read_rerank_b64(body, strlen(body), query, rows, 8, ids, 4, NULL, 2, &read) == WIRE_ERR_NULL_POINTER);
+    CHECK(wire_read_rerank_b64(NULL, 0, query, rows, 8, ids, 4, members, 2, &read) == WIRE_ERR_NULL_POINTER);
+    /* A row of another width, base64 cut short, a float id, a body cut anywhere: not usual. */
+    CHECK(read_wire("{\"query_b64\":\"AACAPwAAAEA=\",\"candidates\":[{\"id\":1,\"embedding_b64\":\"AACAPw==\"}]}", 8,
+                    &read, query, rows, ids, members) == WIRE_NOT_USUAL);
+    CHECK(read_wire("{\"query_b64\":\"AACAPwAAAEA\"", 8, &read, query, rows, ids, members) == WIRE_NOT_USUAL);
+    CHECK(read_wire("{\"query_b64\":\"AACAPw==\",\"candidates\":[{\"id\":1.5,\"embedding_b64\":\"AACAPw==\"}]}", 8,
+                    &read, query, rows, ids, members) == WIRE_NOT_USUAL);
+    char cut[256];
+    for (size_t n = 0; n < strlen(body) - 1; ++n) {
+        memcpy(cut, body, n);
+        cut[n] = '\0';
+        CHECK(read_wire(cut, 8, &read, query, rows, ids, members) == WIRE_NOT_USUAL);
+    }
+    CHECK(strcmp(wire_status_message(WIRE_NOT_USUAL), wire_status_message(WIRE_OK)) != 0);
+}
+
 int main(void) {
     test_cosine_scores();
     test_search();
@@ -261,6 +305,7 @@ int main(void) {
     test_rerank_run();
     test_merge();
     test_align();
+    test_wire();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

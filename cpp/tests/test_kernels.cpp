@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "../src/base64_kernels.h"
 #include "../src/dot_kernels.h"
 #include "../src/tile_kernels.h"
 #include "../src/warp_kernels.h"
@@ -79,6 +81,30 @@ static void test_warp_kernel(facev3::RowKernel kernel, const char *name, std::mt
     }
 }
 
+// Base64 of random groups with one byte (every value in turn) placed at a position that walks
+// through the SIMD blocks and the scalar tail: the kernel stops and writes as the reference does.
+static void test_base64_kernel(facev3::Base64Kernel kernel, const char *name, std::mt19937 &rng) {
+    const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t groups : {0, 1, 7, 8, 9, 16, 17, 33}) {
+        std::string text(4 * groups, 'A');
+        for (auto &c : text) c = alphabet[rng() % 64];
+        for (size_t at = 0; at < text.size(); at += 3) {
+            for (int byte = 0; byte < 256; ++byte) {
+                std::string changed = text;
+                changed[at] = static_cast<char>(byte);
+                for (size_t limit : {groups, groups / 2}) {
+                    std::vector<uint8_t> ref(3 * groups + 1, 0xAB), got(3 * groups + 1, 0xAB);
+                    const size_t n_ref = facev3::decode_groups_scalar(changed.data(), limit, ref.data());
+                    const size_t n_got = kernel(changed.data(), limit, got.data());
+                    check(n_ref == n_got && ref == got, name, groups);
+                }
+            }
+        }
+        std::vector<uint8_t> whole(3 * groups);
+        check(kernel(text.data(), groups, whole.data()) == groups, name, groups);
+    }
+}
+
 int main() {
     std::mt19937 rng(7);
     test_dot_kernels(facev3::kScalarKernels, rng);
@@ -92,6 +118,10 @@ int main() {
     if (facev3::cpu_has_avx2()) test_warp_kernel(facev3::warp_row_avx2, "warp_row_avx2", rng);
 #endif
     test_warp_kernel(facev3::warp_row_kernel(), "warp_row_kernel", rng);
+#if defined(__x86_64__) || defined(__i386__)
+    if (facev3::cpu_has_avx2()) test_base64_kernel(facev3::decode_groups_avx2, "decode_groups_avx2", rng);
+#endif
+    test_base64_kernel(facev3::base64_kernel(), "base64_kernel", rng);
     if (failures) return 1;
     std::printf("kernels: dot=%s, tile=%s, all match the scalar reference\n", facev3::dot_kernels().name,
                 facev3::tile_kernel().name);

@@ -52,6 +52,9 @@ def rerank(
     qe_k: int = 5,
     qe_alpha: float = 3.0,
 ) -> RerankResult: ...
+def read_rerank_b64(
+    body: bytes, max_candidates: int
+) -> tuple[bytes, npt.NDArray[np.float32], list[str | int], npt.NDArray[np.float32]] | None: ...
 def merge_embeddings(
     embeddings: npt.NDArray[np.float32],
     weights: npt.NDArray[np.float32] | None = None,

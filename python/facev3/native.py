@@ -11,6 +11,7 @@ from facev3._native import (
     cosine_scores,
     estimate_similarity,
     merge_embeddings,
+    read_rerank_b64,
     rerank,
     search,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "cosine_scores",
     "estimate_similarity",
     "merge_embeddings",
+    "read_rerank_b64",
     "rerank",
     "search",
 ]

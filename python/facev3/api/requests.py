@@ -203,9 +203,9 @@ def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]
 
 
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
-    float_lists, payload = read_json(body) if media_type(content_type) == JSON else (None, None)
-    if float_lists is not None:
-        others, query, ids, matrix = float_lists
+    usual, payload = read_json(body, settings.max_candidates) if media_type(content_type) == JSON else (None, None)
+    if usual is not None:
+        others, query, ids, matrix = usual
         reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")
         if len(ids) > settings.max_candidates:
             raise ApiError(413, "too_many_candidates", f"{len(ids)} candidates; the limit is {settings.max_candidates}")

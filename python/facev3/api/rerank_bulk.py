@@ -1,16 +1,20 @@
-"""JSON rerank bodies read by simdjson: no Python object per number for the usual float lists.
+"""JSON rerank bodies read without a Python object per vector value for the usual requests.
 
-The usual request with float lists (the query and every candidate exactly {id, embedding}) goes
-straight into float buffers. Any other object comes back as Python objects (the last of repeated
-keys wins, as in orjson) for the general parse, which also handles base64 rows; simdjson reads
-those 1.6 x faster than orjson. What simdjson refuses is left to orjson, whose message names
-the problem, so a wrong guess costs time, never correctness.
+The usual request with base64 vectors (the query and every candidate exactly {id, embedding_b64})
+is read in one native pass that decodes straight into the matrix (cpp/include/facev3/rerank_wire.h).
+The usual request with float lists is read by simdjson straight into float buffers. Any other
+object comes back as Python objects (the last of repeated keys wins, as in orjson) for the general
+parse; simdjson reads those 1.6 x faster than orjson. What simdjson refuses is left to orjson,
+whose message names the problem, so a wrong guess costs time, never correctness.
 """
 
 import threading
 
 import numpy as np
+import orjson
 import simdjson
+
+from facev3 import native
 
 # A simdjson parser keeps its buffers for the next document: fresh ones page-fault on first touch
 # (3 ms of a 4 MB float rerank). Each thread keeps one for bodies the heap serves warm
@@ -18,13 +22,17 @@ import simdjson
 REUSED_PARSER_BYTES = 8 << 20
 _threads = threading.local()
 
-FloatLists = tuple[dict, np.ndarray, list, np.ndarray]  # the other fields, query, ids, candidate matrix
+UsualRequest = tuple[dict, np.ndarray, list, np.ndarray]  # the other fields, query, ids, candidate matrix
 
 
-def read_json(body: bytes | bytearray) -> tuple[FloatLists | None, dict | None]:
-    """(the usual float-list request read into buffers, None), or (None, the body as a dict), or
-    (None, None) when simdjson refuses the body, it is not an object, or it is another shape past
-    REUSED_PARSER_BYTES."""
+def read_json(body: bytes | bytearray, max_candidates: int) -> tuple[UsualRequest | None, dict | None]:
+    """(a usual request read into buffers, None), or (None, the body as a dict), or (None, None)
+    when simdjson refuses the body, it is not an object, or it is another shape past
+    REUSED_PARSER_BYTES. A base64 request of more than max_candidates is left to the general parse,
+    which refuses it."""
+    usual = _usual_base64(bytes(body), max_candidates)
+    if usual is not None:
+        return usual, None
     try:
         document = _parse(body)
     except (ValueError, RuntimeError):  # simdjson's refusals (UnicodeDecodeError is a ValueError)
@@ -39,6 +47,21 @@ def read_json(body: bytes | bytearray) -> tuple[FloatLists | None, dict | None]:
     return None, document.as_dict() if len(body) <= REUSED_PARSER_BYTES else None
 
 
+def _usual_base64(body: bytes, max_candidates: int) -> UsualRequest | None:
+    """The native reader skips the other members (the options) unparsed: orjson parses them, which
+    also checks them."""
+    read = native.read_rerank_b64(body, max_candidates)
+    if read is None:
+        return None
+    others, query, ids, rows = read
+    if len(set(ids)) != len(ids):
+        return None
+    try:
+        return orjson.loads(others), query, ids, rows
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _parse(body: bytes | bytearray) -> object:
     if len(body) > REUSED_PARSER_BYTES:
         return simdjson.Parser().parse(bytes(body))
@@ -48,7 +71,7 @@ def _parse(body: bytes | bytearray) -> object:
     return parser.parse(bytes(body))
 
 
-def _usual_float_lists(document: simdjson.Object, body: bytes | bytearray) -> FloatLists | None:
+def _usual_float_lists(document: simdjson.Object, body: bytes | bytearray) -> UsualRequest | None:
     """Booleans, strings and nulls in a list make as_buffer refuse it; a list nested in a list is
     caught by counting the body's "[": exactly the lists read, or step aside."""
     try:
