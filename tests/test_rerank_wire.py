@@ -1,6 +1,7 @@
-"""The native reader of usual base64 rerank bodies (cpp/include/facev3/rerank_wire.h) reads exactly
-what the general parse (orjson, strict base64, the per-candidate checks) reads, and steps aside
-for everything else, so the general parse answers or names the problem."""
+"""The native readers of usual rerank bodies (cpp/include/facev3/rerank_wire.h), JSON with base64
+vectors and MessagePack with binary ones, read exactly what the general parse (orjson or
+ormsgpack, strict base64, the per-candidate checks) reads, and step aside for everything else, so
+the general parse answers or names the problem."""
 
 import base64
 import random
@@ -8,6 +9,7 @@ from unittest import mock
 
 import numpy as np
 import orjson
+import ormsgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,7 @@ from facev3.api.requests import candidates_one_by_one, parse_rerank_request
 from facev3.config import Settings
 
 MAX = Settings().max_candidates
+JSON, MSGPACK = "application/json", "application/msgpack"
 SPACES = ["", "", " ", "\n", "\t", "\r\n  "]
 
 
@@ -44,18 +47,21 @@ def dump(members: list[tuple[str, object]], rng: random.Random) -> bytes:
     return (space() + obj(members) + space()).encode()
 
 
-def read_by_native(body: bytes):
-    """What read_json reads with the native reader, or None where it stepped aside."""
-    return rerank_bulk._usual_base64(body, MAX)
+def read_by_native(body: bytes, content_type: str = JSON):
+    """What the request parse reads with the native reader, or None where it stepped aside."""
+    return rerank_bulk.read_body(content_type, body, MAX)[0]
 
 
-def read_by_general(body: bytes):
+def read_by_general(body: bytes, content_type: str = JSON):
     """The same fields as the general parse reads them (the reference)."""
-    payload = orjson.loads(body)
-    query = np.frombuffer(base64.b64decode(payload["query_b64"], validate=True), "<f4")
-    ids, matrix = candidates_one_by_one(payload["candidates"], len(query))
-    others = {k: v for k, v in payload.items() if k not in ("query_b64", "candidates")}
-    return others, query, ids, matrix
+    if content_type == JSON:
+        payload = orjson.loads(body)
+        query = np.frombuffer(base64.b64decode(payload.pop("query_b64"), validate=True), "<f4")
+    else:
+        payload = ormsgpack.unpackb(body)
+        query = np.frombuffer(payload.pop("query"), "<f4")
+    ids, matrix = candidates_one_by_one(payload.pop("candidates"), len(query))
+    return payload, query, ids, matrix
 
 
 def assert_same(native_read, general_read):
@@ -98,6 +104,29 @@ def usual_bodies(draw) -> bytes:
     return dump(members, rng)
 
 
+msgpack_ids = st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(st.characters(max_codepoint=0x7F), max_size=12))
+msgpack_keys = st.text(st.characters(exclude_categories=["Cs"]), max_size=10).filter(
+    lambda k: k not in ("query", "query_b64", "candidates")
+)
+
+
+@st.composite
+def usual_msgpack_bodies(draw) -> bytes:
+    """ormsgpack writes each integer and length in its smallest form: test_every_integer_form covers the rest."""
+    dim = draw(st.sampled_from([1, 2, 3, 64, 129]))
+    n = draw(st.integers(1, 12))
+    rows = [draw(st.binary(min_size=4 * dim, max_size=4 * dim)) for _ in range(n + 1)]
+    identifiers = draw(st.lists(msgpack_ids, min_size=n, max_size=n, unique=True))
+    items = [
+        {"id": i, "embedding": v} if draw(st.booleans()) else {"embedding": v, "id": i}
+        for i, v in zip(identifiers, rows[1:], strict=True)
+    ]
+    others = draw(st.dictionaries(msgpack_keys, json_values | st.binary(max_size=6), max_size=4))
+    members = [("query", rows[0]), ("candidates", items), *others.items()]
+    draw(st.randoms(use_true_random=False)).shuffle(members)
+    return ormsgpack.packb(dict(members))
+
+
 @settings(max_examples=300, deadline=None)
 @given(usual_bodies())
 def test_the_native_reader_reads_what_the_general_parse_reads(body):
@@ -106,14 +135,19 @@ def test_the_native_reader_reads_what_the_general_parse_reads(body):
     assert_same(read, read_by_general(body))
 
 
+@settings(max_examples=300, deadline=None)
+@given(usual_msgpack_bodies())
+def test_the_msgpack_reader_reads_what_the_general_parse_reads(body):
+    read = read_by_native(body, MSGPACK)
+    assert read is not None, body[:200]
+    assert_same(read, read_by_general(body, MSGPACK))
+
+
 MUTATIONS = st.sampled_from(["replace", "delete", "insert", "repeat"])
 BYTES = st.sampled_from(list(b'"\\{}[],: \n=+/0Aa-.e\x00\x7f\xc3\xff'))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(usual_bodies(), st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), BYTES), min_size=1, max_size=3))
-def test_a_changed_body_is_read_as_the_general_parse_reads_it_or_left_to_it(body, changes):
-    """Whatever the native reader accepts, the general parse accepts and reads the same way."""
+def changed(body: bytes, changes) -> bytes:
     data = bytearray(body)
     for kind, at, byte in changes:
         at %= len(data) + 1
@@ -125,9 +159,30 @@ def test_a_changed_body_is_read_as_the_general_parse_reads_it_or_left_to_it(body
             data[at:at] = bytes([byte])
         else:
             data[at:at] = data[at : at + 5]
-    read = read_by_native(bytes(data))
+    return bytes(data)
+
+
+CHANGES = st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), BYTES), min_size=1, max_size=3)
+SLOW = [HealthCheck.too_slow]
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=SLOW)
+@given(usual_bodies(), CHANGES)
+def test_a_changed_body_is_read_as_the_general_parse_reads_it_or_left_to_it(body, changes):
+    """Whatever the native reader accepts, the general parse accepts and reads the same way."""
+    body = changed(body, changes)
+    read = read_by_native(body)
     if read is not None:
-        assert_same(read, read_by_general(bytes(data)))
+        assert_same(read, read_by_general(body))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=SLOW)
+@given(usual_msgpack_bodies(), st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), st.integers(0, 255)), max_size=3))
+def test_a_changed_msgpack_body_is_read_as_the_general_parse_reads_it_or_left_to_it(body, changes):
+    body = changed(body, changes)
+    read = read_by_native(body, MSGPACK)
+    if read is not None:
+        assert_same(read, read_by_general(body, MSGPACK))
 
 
 def body_with(**change) -> bytes:
@@ -204,40 +259,125 @@ def test_other_members_come_back_as_they_stand_for_orjson_to_check():
     assert native.read_rerank_b64(broken, MAX) is not None and read_by_native(broken) is None  # orjson refuses
 
 
+def packed(**change) -> bytes:
+    members = {"query": VECTOR, "candidates": [{"id": 7, "embedding": VECTOR}]}
+    return ormsgpack.packb({**members, **change})
+
+
+VECTOR = np.array([1, 2, 3, 4], "<f4").tobytes()
+NOT_USUAL_MSGPACK = {
+    "float lists": packed(query=[1.0, 2.0, 3.0, 4.0]),
+    "a base64 query as well": packed(query_b64=b64([1, 2, 3, 4])),
+    "a key that is not a str": packed().replace(b"\xa5query", b"\x05", 1),
+    "a repeated query": b"\x83\xa5query\xc4\x04abcd" + packed()[1:],
+    "an extra candidate member": packed(candidates=[{"id": 7, "embedding": VECTOR, "score": 1}]),
+    "a missing id": packed(candidates=[{"embedding": VECTOR}]),
+    "a float id": packed(candidates=[{"id": 7.0, "embedding": VECTOR}]),
+    "a boolean id": packed(candidates=[{"id": True, "embedding": VECTOR}]),
+    "a non-ASCII id": packed(candidates=[{"id": "é", "embedding": VECTOR}]),
+    "a binary id": packed(candidates=[{"id": b"7", "embedding": VECTOR}]),
+    "an id past int64": packed(candidates=[{"id": 2**63, "embedding": VECTOR}]),
+    "a base64 row": packed(candidates=[{"id": 7, "embedding_b64": b64([1, 2, 3, 4])}]),
+    "a str row": packed(candidates=[{"id": 7, "embedding": "abcdefghijklmnop"}]),
+    "rows of two widths": packed(candidates=[{"id": 7, "embedding": VECTOR}, {"id": 8, "embedding": VECTOR[:8]}]),
+    "a query of 3 bytes": packed(query=b"abc"),
+    "an empty query": packed(query=b""),
+    "no candidates": packed(candidates=[]),
+    "bytes after the map": packed() + b"\xc0",
+    "a cut body": packed()[:-1],
+    "an array": ormsgpack.packb([1]),
+    "a byte no type has": packed(top_k=1).replace(b"\xa5top_k\x01", b"\xa5top_k\xc1"),
+    "a count past the body": packed(x=[1]).replace(b"\xa1x\x91", b"\xa1x\xdd\xff\xff\xff\xff"),
+}
+
+
+@pytest.mark.parametrize("case", NOT_USUAL_MSGPACK)
+def test_anything_unusual_in_msgpack_is_left_to_the_general_parse(case):
+    assert native.read_rerank_msgpack(NOT_USUAL_MSGPACK[case], MAX) is None
+
+
+@pytest.mark.parametrize(
+    ("encoded", "value"),
+    [
+        (b"\x07", 7),
+        (b"\xe0", -32),
+        (b"\xcc\xff", 255),
+        (b"\xcd\x01\x00", 256),
+        (b"\xce\x00\x00\x00\x07", 7),
+        (b"\xcf\x7f\xff\xff\xff\xff\xff\xff\xff", 2**63 - 1),
+        (b"\xd0\x80", -128),
+        (b"\xd1\xff\xfe", -2),
+        (b"\xd2\x00\x00\x00\x07", 7),
+        (b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", -(2**63)),
+        (b"\xd9\x01a", "a"),
+        (b"\xda\x00\x01a", "a"),
+        (b"\xdb\x00\x00\x00\x01a", "a"),
+    ],
+)
+def test_every_integer_and_string_form_of_an_id_reads_as_ormsgpack_reads_it(encoded, value):
+    """ormsgpack writes the smallest form; other writers may not. Also bin 16 and 32 rows, map 16
+    and array 16 containers."""
+    body = (
+        b"\xde\x00\x02\xa5query\xc5\x00\x04" + VECTOR[:4] + b"\xaacandidates\xdc\x00\x01"
+        b"\xde\x00\x02\xa2id" + encoded + b"\xa9embedding\xc6\x00\x00\x00\x04" + VECTOR[:4]
+    )
+    assert ormsgpack.unpackb(body)["candidates"][0]["id"] == value
+    read = read_by_native(body, MSGPACK)
+    assert read is not None and read[2] == [value] and type(read[2][0]) is type(value)
+    assert_same(read, read_by_general(body, MSGPACK))
+
+
+def test_msgpack_options_come_back_as_a_map_for_ormsgpack_to_read():
+    body = packed(top_k=3, model="sface@1", extra={"nested": [1, b"x", None, 2.5]})
+    others = native.read_rerank_msgpack(body, MAX)[0]
+    assert ormsgpack.unpackb(others) == {"top_k": 3, "model": "sface@1", "extra": {"nested": [1, b"x", None, 2.5]}}
+    broken = packed(model="sface@1").replace(b"sface@1", b"sface\xff1")  # not UTF-8: ormsgpack refuses
+    assert native.read_rerank_msgpack(broken, MAX) is not None and read_by_native(broken, MSGPACK) is None
+
+
 def general_only():
-    return mock.patch.object(rerank_bulk.native, "read_rerank_b64", return_value=None)
+    """The request parse with both native readers stepping aside."""
+    patch = mock.patch.object
+    return patch(rerank_bulk.native, "read_rerank_b64", return_value=None), patch(
+        rerank_bulk.native, "read_rerank_msgpack", return_value=None
+    )
 
 
+MSGPACK_ONE = {"id": 7, "embedding": VECTOR}
 REQUESTS = {
-    "options": body_with(top_k=1, threshold=0.4, method="qe", debug=True),
-    "an unknown option": body_with(colour="red"),
-    "an option of the wrong type": body_with(top_k="one"),
-    "a duplicate id": body_with(candidates=[ONE, ONE]),
-    "a NaN": body_with(query_b64=b64([1, float("nan"), 3, 4])),
+    "options": (JSON, body_with(top_k=1, threshold=0.4, method="qe", debug=True)),
+    "an unknown option": (JSON, body_with(colour="red")),
+    "an option of the wrong type": (JSON, body_with(top_k="one")),
+    "a duplicate id": (JSON, body_with(candidates=[ONE, ONE])),
+    "a NaN": (JSON, body_with(query_b64=b64([1, float("nan"), 3, 4]))),
+    "msgpack options": (MSGPACK, packed(top_k=1, threshold=0.4, method="qe", debug=True, model=None)),
+    "a msgpack unknown option": (MSGPACK, packed(colour="red")),
+    "a msgpack option of the wrong type": (MSGPACK, packed(threshold=b"\x00")),
+    "a msgpack duplicate id": (MSGPACK, packed(candidates=[MSGPACK_ONE, MSGPACK_ONE])),
 }
 
 
 @pytest.mark.parametrize("case", REQUESTS)
 def test_a_request_read_natively_is_answered_as_the_general_parse_answers_it(case):
+    content_type, body = REQUESTS[case]
+    reader = native.read_rerank_b64 if content_type == JSON else native.read_rerank_msgpack
+    assert reader(body, MAX) is not None  # the native reader takes it on
+
     def outcome():
         try:
-            return parse_rerank_request("application/json", REQUESTS[case], Settings())
+            return parse_rerank_request(content_type, body, Settings())
         except ApiError as error:
             return error.status, error.code, error.message
 
-    with general_only():
+    json_patch, msgpack_patch = general_only()
+    with json_patch, msgpack_patch:
         expected = outcome()
     got = outcome()
     if isinstance(expected, tuple):
         assert got == expected
     else:
-        assert (got.ids, got.top_k, got.threshold, got.method, got.debug) == (
-            expected.ids,
-            expected.top_k,
-            expected.threshold,
-            expected.method,
-            expected.debug,
-        )
+        fields = ("ids", "top_k", "threshold", "method", "debug", "model")
+        assert [getattr(got, f) for f in fields] == [getattr(expected, f) for f in fields]
         assert got.query.tobytes() == expected.query.tobytes()
         assert got.candidates.tobytes() == expected.candidates.tobytes()
 

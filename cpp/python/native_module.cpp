@@ -318,40 +318,56 @@ py::array align_faces(const py::array &image, const py::array &landmarks, bool s
     return *out;
 }
 
-// The usual base64 rerank body (rerank_wire.h) read in one pass: (others, query, ids, candidates)
-// with others the body's other members as a JSON object, unparsed; None when the body is not the
-// usual one or holds more than max_candidates candidates or kMaxOtherMembers other members.
-constexpr size_t kMaxOtherMembers = 16;
-constexpr size_t kSmallestCandidate = sizeof(R"({"id":0,"embedding_b64":"AAAA"})") - 1;
+// The other top-level members of a usual rerank body, unparsed, as one object of its format.
+std::string json_object(std::string_view body, const wire_span *members, size_t n) {
+    std::string object = "{";
+    for (size_t i = 0; i < n; ++i) (object += i ? "," : "").append(body.substr(members[i].offset, members[i].length));
+    return object + "}";
+}
 
-py::object read_rerank_b64(const py::bytes &body, size_t max_candidates) {
+std::string msgpack_map(std::string_view body, const wire_span *members, size_t n) {
+    std::string map{'\xde', static_cast<char>(n >> 8), static_cast<char>(n & 0xff)};  // map 16
+    for (size_t i = 0; i < n; ++i) map.append(body.substr(members[i].offset, members[i].length));
+    return map;
+}
+
+using WireReader = int (*)(const char *, size_t, float *, float *, size_t, wire_id *, size_t, wire_span *, size_t,
+                           wire_rerank_body *);
+using OthersWriter = std::string (*)(std::string_view, const wire_span *, size_t);
+
+constexpr size_t kMaxOtherMembers = 16;
+constexpr size_t kSmallestCandidate = 21;  // bytes of {"id": 0, "embedding": <4 bytes>} in MessagePack
+
+// The usual rerank body (rerank_wire.h) read in one pass: (others, query, ids, candidates), or
+// None when it is not the usual one or holds more than max_candidates candidates or
+// kMaxOtherMembers other members.
+template <WireReader read_body, OthersWriter others_of>
+py::object read_rerank(const py::bytes &body, size_t max_candidates) {
     const std::string_view text = body;
     const size_t capacity = wire_max_floats(text.size());
     py::array_t<float> query(static_cast<py::ssize_t>(capacity)), rows(static_cast<py::ssize_t>(capacity));
     std::vector<wire_id> ids(std::min(max_candidates, text.size() / kSmallestCandidate + 1));
     wire_span members[kMaxOtherMembers];
-    wire_rerank_b64 read{};
+    wire_rerank_body read{};
     int status;
     {
         py::gil_scoped_release release;
-        status = wire_read_rerank_b64(text.data(), text.size(), query.mutable_data(), rows.mutable_data(), capacity,
-                                      ids.data(), ids.size(), members, kMaxOtherMembers, &read);
+        status = read_body(text.data(), text.size(), query.mutable_data(), rows.mutable_data(), capacity, ids.data(),
+                           ids.size(), members, kMaxOtherMembers, &read);
     }
     if (status == WIRE_NOT_USUAL || status == WIRE_ERR_CAPACITY) return py::none();
     if (status != WIRE_OK) throw std::runtime_error(std::string("facev3 native error: ") + wire_status_message(status));
-    std::string others = "{";
-    for (size_t i = 0; i < read.n_members; ++i) (others += i ? "," : "").append(text.substr(members[i].offset, members[i].length));
-    others += "}";
     py::list id_list(read.n_candidates);
     for (size_t i = 0; i < read.n_candidates; ++i) {
         const wire_id &id = ids[i];
-        id_list[i] = id.is_string ? py::object(py::str(text.data() + id.text.offset, id.text.length)) : py::object(py::int_(id.integer));
+        id_list[i] = id.is_string ? py::object(py::str(text.data() + id.text.offset, id.text.length))
+                                  : py::object(py::int_(id.integer));
     }
     const auto n = static_cast<py::ssize_t>(read.n_candidates), dim = static_cast<py::ssize_t>(read.dim);
     py::array_t<float> query_vector(dim);
     std::memcpy(query_vector.mutable_data(), query.data(), read.dim * sizeof(float));
     py::array_t<float> matrix({n, dim}, rows.data(), rows);  // a view of the rows written; keeps the buffer
-    return py::make_tuple(py::bytes(others), query_vector, id_list, matrix);
+    return py::make_tuple(py::bytes(others_of(text, members, read.n_members)), query_vector, id_list, matrix);
 }
 
 }  // namespace
@@ -393,12 +409,17 @@ PYBIND11_MODULE(_native, m) {
           "each (k,) or (q, k), best first, equal scores by lower index; when k > n the last k - n slots\n"
           "hold id -1 and score -inf. threads: None or 1 runs on the calling thread, 0 one per hardware\n"
           "thread; results do not depend on it. Written into out_ids / out_scores when given.");
-    m.def("read_rerank_b64", &read_rerank_b64, py::arg("body"), py::arg("max_candidates"),
+    m.def("read_rerank_b64", &read_rerank<wire_read_rerank_b64, json_object>, py::arg("body"),
+          py::arg("max_candidates"),
           "The usual /v1/rerank JSON body with base64 vectors ({query_b64, candidates: [{id, embedding_b64}],\n"
           "other members}) read in one pass: (others, query, ids, candidates), others the body's other\n"
-          "members as JSON bytes of an object, unparsed; query (dim,) and candidates (n, dim) float32; ids\n"
-          "str or int. None when the body is anything else (see rerank_wire.h) or has more than\n"
-          "max_candidates candidates: read it with a general JSON parser. Duplicate ids are not checked.");
+          "members as the JSON bytes of an object, unparsed; query (dim,) and candidates (n, dim) float32;\n"
+          "ids str or int. None when the body is anything else (see rerank_wire.h) or has more than\n"
+          "max_candidates candidates: read it with a general parser. Duplicate ids are not checked.");
+    m.def("read_rerank_msgpack", &read_rerank<wire_read_rerank_msgpack, msgpack_map>, py::arg("body"),
+          py::arg("max_candidates"),
+          "read_rerank_b64 for the usual MessagePack body ({query, candidates: [{id, embedding}], other\n"
+          "members} with bin vectors); others is the MessagePack bytes of a map.");
     m.def("rerank", &rerank, py::arg("query"), py::arg("candidates"), py::kw_only(), py::arg("calibration_threshold"),
           py::arg("calibration_scale"), py::arg("method") = "cosine", py::arg("match_threshold") = 0.5f,
           py::arg("top_k") = py::none(), py::arg("k1") = 20, py::arg("k2") = 6, py::arg("lambda_value") = 0.3f,

@@ -255,7 +255,7 @@ static void test_align(void) {
 }
 
 /* Reads `body` with room for `floats` floats per vector, 4 ids and 2 other members. */
-static int read_wire(const char *body, size_t floats, wire_rerank_b64 *read, float *query, float *rows, wire_id *ids,
+static int read_wire(const char *body, size_t floats, wire_rerank_body *read, float *query, float *rows, wire_id *ids,
                      wire_span *members) {
     return wire_read_rerank_b64(body, strlen(body), query, rows, floats, ids, 4, members, 2, read);
 }
@@ -267,7 +267,7 @@ static void test_wire(void) {
     float query[8], rows[8];
     wire_id ids[4];
     wire_span members[2];
-    wire_rerank_b64 read;
+    wire_rerank_body read;
     CHECK(read_wire(body, 8, &read, query, rows, ids, members) == WIRE_OK);
     CHECK(read.dim == 2 && read.n_candidates == 2 && read.n_members == 1);
     CHECK(query[0] == 1.0f && query[1] == 2.0f);
@@ -297,6 +297,49 @@ static void test_wire(void) {
     CHECK(strcmp(wire_status_message(WIRE_NOT_USUAL), wire_status_message(WIRE_OK)) != 0);
 }
 
+/* Appends n bytes to a growing body. */
+static size_t put(char *body, size_t at, const void *bytes, size_t n) {
+    memcpy(body + at, bytes, n);
+    return at + n;
+}
+
+static void test_wire_msgpack(void) {
+    /* {"top_k": 2, "query": (1, 2), "candidates": [{"id": "a", "embedding": (3, 4)},
+     *  {"embedding": (-1, 0.5), "id": -12}]}, vectors as bin 8 of little-endian float32. */
+    const float q[2] = {1, 2}, a[2] = {3, 4}, b[2] = {-1, 0.5f};
+    char body[128];
+    size_t n = 0;
+#define PUT_TEXT(text) (n = put(body, n, text, sizeof(text) - 1))
+    PUT_TEXT("\x83\xa5top_k\x02\xa5query\xc4\x08");
+    n = put(body, n, q, 8);
+    PUT_TEXT("\xaa" "candidates\x92\x82\xa2id\xa1" "a\xa9" "embedding\xc4\x08");
+    n = put(body, n, a, 8);
+    PUT_TEXT("\x82\xa9" "embedding\xc4\x08");
+    n = put(body, n, b, 8);
+    PUT_TEXT("\xa2id\xf4");
+#undef PUT_TEXT
+    float query[8], rows[8];
+    wire_id ids[4];
+    wire_span members[2];
+    wire_rerank_body read;
+    CHECK(wire_read_rerank_msgpack(body, n, query, rows, 8, ids, 4, members, 2, &read) == WIRE_OK);
+    CHECK(read.dim == 2 && read.n_candidates == 2 && read.n_members == 1);
+    CHECK(query[0] == 1.0f && query[1] == 2.0f);
+    CHECK(rows[0] == 3.0f && rows[1] == 4.0f && rows[2] == -1.0f && rows[3] == 0.5f);
+    CHECK(ids[0].is_string == 1 && ids[0].text.length == 1 && body[ids[0].text.offset] == 'a');
+    CHECK(ids[1].is_string == 0 && ids[1].integer == -12);
+    CHECK(members[0].offset == 1 && members[0].length == 7); /* "top_k" and its value */
+    CHECK(wire_max_floats(n) >= 2);
+    CHECK(wire_read_rerank_msgpack(body, n, query, rows, 3, ids, 4, members, 2, &read) == WIRE_ERR_CAPACITY);
+    CHECK(wire_read_rerank_msgpack(body, n, query, rows, 8, ids, 1, members, 2, &read) == WIRE_ERR_CAPACITY);
+    CHECK(wire_read_rerank_msgpack(body, n, query, rows, 8, ids, 4, NULL, 0, &read) == WIRE_ERR_CAPACITY);
+    CHECK(wire_read_rerank_msgpack(body, n, NULL, rows, 8, ids, 4, members, 2, &read) == WIRE_ERR_NULL_POINTER);
+    for (size_t cut = 0; cut < n; ++cut) /* every cut body is not usual, and read within its bytes (ASan) */
+        CHECK(wire_read_rerank_msgpack(body, cut, query, rows, 8, ids, 4, members, 2, &read) == WIRE_NOT_USUAL);
+    body[n] = '\xc0'; /* a byte after the map */
+    CHECK(wire_read_rerank_msgpack(body, n + 1, query, rows, 8, ids, 4, members, 2, &read) == WIRE_NOT_USUAL);
+}
+
 int main(void) {
     test_cosine_scores();
     test_search();
@@ -306,6 +349,7 @@ int main(void) {
     test_merge();
     test_align();
     test_wire();
+    test_wire_msgpack();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

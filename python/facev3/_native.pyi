@@ -55,6 +55,9 @@ def rerank(
 def read_rerank_b64(
     body: bytes, max_candidates: int
 ) -> tuple[bytes, npt.NDArray[np.float32], list[str | int], npt.NDArray[np.float32]] | None: ...
+def read_rerank_msgpack(
+    body: bytes, max_candidates: int
+) -> tuple[bytes, npt.NDArray[np.float32], list[str | int], npt.NDArray[np.float32]] | None: ...
 def merge_embeddings(
     embeddings: npt.NDArray[np.float32],
     weights: npt.NDArray[np.float32] | None = None,

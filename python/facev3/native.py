@@ -12,6 +12,7 @@ from facev3._native import (
     estimate_similarity,
     merge_embeddings,
     read_rerank_b64,
+    read_rerank_msgpack,
     rerank,
     search,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "estimate_similarity",
     "merge_embeddings",
     "read_rerank_b64",
+    "read_rerank_msgpack",
     "rerank",
     "search",
 ]

@@ -11,8 +11,8 @@ import orjson
 import pybase64
 
 from facev3.api.errors import ApiError
-from facev3.api.formats import JSON, load_object, media_type
-from facev3.api.rerank_bulk import read_json
+from facev3.api.formats import load_object, media_type
+from facev3.api.rerank_bulk import read_body
 from facev3.config import Settings
 from facev3.core import scoring
 from facev3.core.pipeline import ROTATIONS, EmbedOptions
@@ -203,7 +203,7 @@ def candidates_one_by_one(candidates: list, dim: int) -> tuple[list, np.ndarray]
 
 
 def parse_rerank_request(content_type: str, body: bytes, settings: Settings) -> RerankRequest:
-    usual, payload = read_json(body, settings.max_candidates) if media_type(content_type) == JSON else (None, None)
+    usual, payload = read_body(content_type, body, settings.max_candidates)
     if usual is not None:
         others, query, ids, matrix = usual
         reject_unknown(others, RERANK_VECTORS | {o.name for o in RERANK_OPTIONS}, "the request")

@@ -1,20 +1,23 @@
-"""JSON rerank bodies read without a Python object per vector value for the usual requests.
+"""Rerank bodies read without a Python object per vector value for the usual requests.
 
-The usual request with base64 vectors (the query and every candidate exactly {id, embedding_b64})
-is read in one native pass that decodes straight into the matrix (cpp/include/facev3/rerank_wire.h).
-The usual request with float lists is read by simdjson straight into float buffers. Any other
-object comes back as Python objects (the last of repeated keys wins, as in orjson) for the general
-parse; simdjson reads those 1.6 x faster than orjson. What simdjson refuses is left to orjson,
-whose message names the problem, so a wrong guess costs time, never correctness.
+The usual request with base64 vectors in JSON, or binary ones in MessagePack (the query and every
+candidate exactly {id, embedding}), is read in one native pass straight into the matrix
+(cpp/include/facev3/rerank_wire.h). The usual JSON request with float lists is read by simdjson
+straight into float buffers. Any other JSON object comes back as Python objects (the last of
+repeated keys wins, as in orjson) for the general parse; simdjson reads those 1.6 x faster than
+orjson. What simdjson refuses is left to orjson, whose message names the problem, so a wrong guess
+costs time, never correctness.
 """
 
 import threading
 
 import numpy as np
 import orjson
+import ormsgpack
 import simdjson
 
 from facev3 import native
+from facev3.api.formats import JSON_FORMAT, MSGPACK_FORMAT, request_format
 
 # A simdjson parser keeps its buffers for the next document: fresh ones page-fault on first touch
 # (3 ms of a 4 MB float rerank). Each thread keeps one for bodies the heap serves warm
@@ -25,12 +28,24 @@ _threads = threading.local()
 UsualRequest = tuple[dict, np.ndarray, list, np.ndarray]  # the other fields, query, ids, candidate matrix
 
 
+def read_body(
+    content_type: str, body: bytes | bytearray, max_candidates: int
+) -> tuple[UsualRequest | None, dict | None]:
+    """(a usual request read into buffers, None), or (None, a JSON body as a dict), or (None, None)
+    for the general parse to read. A request of more than max_candidates is left to the general
+    parse, which refuses it."""
+    wire = request_format(content_type)
+    if wire is JSON_FORMAT:
+        return read_json(body, max_candidates)
+    if wire is MSGPACK_FORMAT:
+        return _read_natively(native.read_rerank_msgpack, ormsgpack.unpackb, body, max_candidates), None
+    return None, None
+
+
 def read_json(body: bytes | bytearray, max_candidates: int) -> tuple[UsualRequest | None, dict | None]:
-    """(a usual request read into buffers, None), or (None, the body as a dict), or (None, None)
-    when simdjson refuses the body, it is not an object, or it is another shape past
-    REUSED_PARSER_BYTES. A base64 request of more than max_candidates is left to the general parse,
-    which refuses it."""
-    usual = _usual_base64(bytes(body), max_candidates)
+    """As read_body; (None, None) when simdjson refuses the body, it is not an object, or it is
+    another shape past REUSED_PARSER_BYTES."""
+    usual = _read_natively(native.read_rerank_b64, orjson.loads, body, max_candidates)
     if usual is not None:
         return usual, None
     try:
@@ -47,18 +62,18 @@ def read_json(body: bytes | bytearray, max_candidates: int) -> tuple[UsualReques
     return None, document.as_dict() if len(body) <= REUSED_PARSER_BYTES else None
 
 
-def _usual_base64(body: bytes, max_candidates: int) -> UsualRequest | None:
-    """The native reader skips the other members (the options) unparsed: orjson parses them, which
-    also checks them."""
-    read = native.read_rerank_b64(body, max_candidates)
+def _read_natively(reader, loads, body: bytes | bytearray, max_candidates: int) -> UsualRequest | None:
+    """The native reader skips the other members (the options) unparsed: `loads` (orjson or
+    ormsgpack) parses them, which also checks them."""
+    read = reader(bytes(body), max_candidates)
     if read is None:
         return None
     others, query, ids, rows = read
     if len(set(ids)) != len(ids):
         return None
     try:
-        return orjson.loads(others), query, ids, rows
-    except orjson.JSONDecodeError:
+        return loads(others), query, ids, rows
+    except ValueError:  # orjson's and ormsgpack's decode errors
         return None
 
 
