@@ -254,6 +254,24 @@ static void test_align(void) {
     free(out);
 }
 
+typedef int (*wire_reader)(const char *, size_t, float *, float *, size_t, wire_id *, size_t, wire_span *, size_t,
+                           wire_rerank_body *);
+
+/* Reads `length` bytes of `body` from a buffer of exactly that size, with outputs of exactly the
+ * sizes given, so AddressSanitizer catches any read or write past them. */
+static int read_exactly(wire_reader reader, const char *body, size_t length, wire_rerank_body *read) {
+    const size_t floats = wire_max_floats(length), n_ids = 8, n_members = 4;
+    char *copy = malloc(length ? length : 1);
+    float *query = malloc(floats * sizeof(float)), *rows = malloc(floats * sizeof(float));
+    wire_id *ids = malloc(n_ids * sizeof(wire_id));
+    wire_span *members = malloc(n_members * sizeof(wire_span));
+    memcpy(copy, body, length);
+    const int status = reader(copy, length, query, rows, floats, ids, n_ids, members, n_members, read);
+    if (status == WIRE_OK) CHECK(read->n_candidates <= n_ids && read->dim * read->n_candidates <= floats);
+    free(copy), free(query), free(rows), free(ids), free(members);
+    return status;
+}
+
 /* Reads `body` with room for `floats` floats per vector, 4 ids and 2 other members. */
 static int read_wire(const char *body, size_t floats, wire_rerank_body *read, float *query, float *rows, wire_id *ids,
                      wire_span *members) {
@@ -288,12 +306,8 @@ static void test_wire(void) {
     CHECK(read_wire("{\"query_b64\":\"AACAPwAAAEA\"", 8, &read, query, rows, ids, members) == WIRE_NOT_USUAL);
     CHECK(read_wire("{\"query_b64\":\"AACAPw==\",\"candidates\":[{\"id\":1.5,\"embedding_b64\":\"AACAPw==\"}]}", 8,
                     &read, query, rows, ids, members) == WIRE_NOT_USUAL);
-    char cut[256];
-    for (size_t n = 0; n < strlen(body) - 1; ++n) {
-        memcpy(cut, body, n);
-        cut[n] = '\0';
-        CHECK(read_wire(cut, 8, &read, query, rows, ids, members) == WIRE_NOT_USUAL);
-    }
+    for (size_t n = 0; n < strlen(body) - 1; ++n)
+        CHECK(read_exactly(wire_read_rerank_b64, body, n, &read) == WIRE_NOT_USUAL);
     CHECK(strcmp(wire_status_message(WIRE_NOT_USUAL), wire_status_message(WIRE_OK)) != 0);
 }
 
@@ -335,9 +349,63 @@ static void test_wire_msgpack(void) {
     CHECK(wire_read_rerank_msgpack(body, n, query, rows, 8, ids, 4, NULL, 0, &read) == WIRE_ERR_CAPACITY);
     CHECK(wire_read_rerank_msgpack(body, n, NULL, rows, 8, ids, 4, members, 2, &read) == WIRE_ERR_NULL_POINTER);
     for (size_t cut = 0; cut < n; ++cut) /* every cut body is not usual, and read within its bytes (ASan) */
-        CHECK(wire_read_rerank_msgpack(body, cut, query, rows, 8, ids, 4, members, 2, &read) == WIRE_NOT_USUAL);
+        CHECK(read_exactly(wire_read_rerank_msgpack, body, cut, &read) == WIRE_NOT_USUAL);
     body[n] = '\xc0'; /* a byte after the map */
     CHECK(wire_read_rerank_msgpack(body, n + 1, query, rows, 8, ids, 4, members, 2, &read) == WIRE_NOT_USUAL);
+}
+
+/* Thousands of bodies changed at random (bytes replaced, dropped, inserted, the body cut): every read ends in a
+ * defined status without touching memory it does not own, and some changes (in a vector) still
+ * read. */
+static void fuzz_wire(wire_reader reader, const char *body, size_t length, unsigned seed) {
+    static const char bytes[] = "\"\\{}[],: \n=+/0Aa-.e\x00\x7f\xc3\xff\x80\x90\xa2\xc4\xdc\xde";
+    char changed[1024];
+    wire_rerank_body read;
+    int still_read = 0;
+    CHECK(read_exactly(reader, body, length, &read) == WIRE_OK);
+    for (int round = 0; round < 20000; ++round) {
+        size_t n = length;
+        memcpy(changed, body, n);
+        for (int change = 1 + (int)(seed % 3); change > 0; --change) {
+            seed = seed * 1103515245u + 12345u;
+            const size_t at = (seed >> 8) % (n + 1);
+            const char byte = (seed >> 4) & 1 ? bytes[(seed >> 16) % (sizeof(bytes) - 1)] : (char)(seed >> 20);
+            if (seed % 4 == 0 && at < n) changed[at] = byte;
+            else if (seed % 4 == 1 && at < n) memmove(changed + at, changed + at + 1, --n - at);
+            else if (seed % 4 == 2 && n < sizeof(changed)) memmove(changed + at + 1, changed + at, n++ - at), changed[at] = byte;
+            else if (seed % 4 == 3) n = at; /* the body cut short */
+        }
+        const int status = read_exactly(reader, changed, n, &read);
+        CHECK(status == WIRE_OK || status == WIRE_NOT_USUAL || status == WIRE_ERR_CAPACITY);
+        still_read += status == WIRE_OK;
+    }
+    CHECK(still_read > 100 && still_read < 20000);
+}
+
+/* A usual body of each format with 64-byte vectors, long enough for the SIMD base64 kernel. */
+static void test_wire_fuzzed(void) {
+    char vector[89], json[600], msgpack[400];
+    for (int i = 0; i < 86; ++i) vector[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7) % 64];
+    memcpy(vector + 86, "==", 3);
+    const int json_length = snprintf(json, sizeof(json),
+                                     "{\"query_b64\":\"%s\",\"top_k\":[1,{\"a\":\"b\\\"\"}],\"candidates\":[{\"id\":\"x\","
+                                     "\"embedding_b64\":\"%s\"},{\"embedding_b64\":\"%s\",\"id\":12}]}",
+                                     vector, vector, vector);
+    fuzz_wire(wire_read_rerank_b64, json, (size_t)json_length, 1);
+
+    unsigned char bin[64];
+    for (int i = 0; i < 64; ++i) bin[i] = (unsigned char)(i * 37);
+    size_t n = 0;
+#define PUT_TEXT(text) (n = put(msgpack, n, text, sizeof(text) - 1))
+    PUT_TEXT("\x83\xa5query\xc4\x40");
+    n = put(msgpack, n, bin, 64);
+    PUT_TEXT("\xa5top_k\x92\x01\x81\xa1" "a\xc4\x01" "b\xaa" "candidates\x92\x82\xa2id\xa1x\xa9" "embedding\xc4\x40");
+    n = put(msgpack, n, bin, 64);
+    PUT_TEXT("\x82\xa9" "embedding\xc4\x40");
+    n = put(msgpack, n, bin, 64);
+    PUT_TEXT("\xa2id\xcd\x01\x00");
+#undef PUT_TEXT
+    fuzz_wire(wire_read_rerank_msgpack, msgpack, n, 2);
 }
 
 int main(void) {
@@ -350,6 +418,7 @@ int main(void) {
     test_align();
     test_wire();
     test_wire_msgpack();
+    test_wire_fuzzed();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
