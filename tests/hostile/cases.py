@@ -4,6 +4,7 @@ they flip to XPASS, and fail the run (strict), the day they are fixed."""
 
 import base64
 import io
+import struct
 from dataclasses import dataclass, field
 
 import orjson
@@ -584,6 +585,70 @@ add(
     ),
     JSON4XX,
     status=422,
+)
+
+# ---- the usual bodies the native readers take: base64 JSON and binary MessagePack -------------------------
+
+VECTOR = struct.pack("<4f", *QUERY)
+B64_RERANK = {"query_b64": b64(VECTOR), "candidates": [{"id": "a", "embedding_b64": b64(VECTOR)}]}
+BIN_RERANK = {"query": VECTOR, "candidates": [{"id": "a", "embedding": VECTOR}]}
+MSGPACK = {"Content-Type": "application/msgpack", **KEY}
+
+
+def usual_case(name: str, change: dict, expect: str = JSON4XX, **kw) -> None:
+    """The same change to both usual bodies (written with MessagePack's names, base64 for JSON)."""
+    as_b64 = {"query_b64" if k == "query" else k: b64(v) if k == "query" else v for k, v in change.items()}
+    if "candidates" in change:
+        as_b64["candidates"] = [{"id": c["id"], "embedding_b64": b64(c["embedding"])} for c in change["candidates"]]
+    add(f"base64: {name}", req("POST", RERANK, orjson.dumps({**B64_RERANK, **as_b64}), JSON), expect, **kw)
+    add(
+        f"binary msgpack: {name}", req("POST", RERANK, ormsgpack.packb({**BIN_RERANK, **change}), MSGPACK), expect, **kw
+    )
+
+
+ONE_ROW = {"id": "a", "embedding": VECTOR}
+usual_case("good", {}, OK)
+usual_case("options", {"top_k": 1, "threshold": 0.5, "method": "qe", "debug": True}, OK)
+usual_case("duplicate ids", {"candidates": [ONE_ROW, ONE_ROW]}, status=422, code="duplicate_id")
+usual_case("an option of the wrong type", {"top_k": "1"}, status=422, code="invalid_value")
+usual_case("an unknown option", {"colour": 1}, status=422, code="unknown_field")
+usual_case("51 candidates", {"candidates": [{"id": i, "embedding": VECTOR} for i in range(51)]}, status=413)
+usual_case("a zero query", {"query": bytes(16)}, status=422, code="zero_vector")
+usual_case(
+    "a NaN row", {"candidates": [{"id": 1, "embedding": b"\x00\x00\xc0\x7f" * 4}]}, status=422, code="non_finite"
+)
+usual_case("rows of two widths", {"candidates": [ONE_ROW, {"id": 2, "embedding": VECTOR[:8]}]}, status=422)
+add(
+    "base64: an option nested 10,000 deep",
+    req("POST", RERANK, orjson.dumps(B64_RERANK)[:-1] + b',"model":' + b"[" * 10_000 + b"]" * 10_000 + b"}", JSON),
+    JSON4XX,
+    status=400,
+)
+add(
+    "binary msgpack: an option nested 10,000 deep",
+    req(
+        "POST",
+        RERANK,
+        ormsgpack.packb(BIN_RERANK)[:1].replace(b"\x82", b"\x83")
+        + b"\xa5model"
+        + b"\x91" * 10_000
+        + b"\xc0"
+        + ormsgpack.packb(BIN_RERANK)[1:],
+        MSGPACK,
+    ),
+    JSON4XX,
+    status=400,
+)
+add(
+    "binary msgpack: a count past the body",
+    req(
+        "POST",
+        RERANK,
+        ormsgpack.packb(BIN_RERANK).replace(b"candidates\x91", b"candidates\xdd\xff\xff\xff\xff"),
+        MSGPACK,
+    ),
+    JSON4XX,
+    status=400,
 )
 
 # ---- JSON edge cases -------------------------------------------------------------------------------------
