@@ -3,14 +3,16 @@
 // A kernel decodes whole groups of 4 characters of the standard alphabet (RFC 4648, section 4)
 // into 3 bytes each, stopping before the first group that holds any other character (padding, a
 // closing quote), and returns how many groups it decoded. A scalar reference and an AVX2 kernel
-// (target attribute, chosen once at load) give identical results. The AVX2 kernel is Mula and
-// Lemire's ("Faster Base64 Encoding and Decoding Using AVX2 Instructions", ACM TWEB 2018): two
+// (target attribute, chosen once, on first use) give identical results. The AVX2 kernel is Mula
+// and Lemire's ("Faster Base64 Encoding and Decoding Using AVX2 Instructions", ACM TWEB 2018): two
 // nibble lookups validate and translate 32 characters at a time, two multiply-adds pack them.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "cpu_features.h"
 
 namespace facev3 {
 
@@ -92,10 +94,7 @@ namespace facev3 {
 
 inline Base64Kernel base64_kernel() {
 #if defined(__x86_64__) || defined(__i386__)
-    static const Base64Kernel chosen = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") ? decode_groups_avx2 : decode_groups_scalar;
-    }();
+    static const Base64Kernel chosen = cpu_has_avx2() ? decode_groups_avx2 : decode_groups_scalar;
     return chosen;
 #else
     return decode_groups_scalar;

@@ -10,6 +10,8 @@
 
 #include <cstddef>
 
+#include "cpu_features.h"
+
 namespace facev3 {
 
 struct DotKernels {
@@ -107,11 +109,6 @@ FACEV3_AVX2 inline float dot_avx2(const float *a, const float *b, size_t n) {
 inline constexpr DotKernels kAvx2Kernels{dot_and_norm_avx2, dot_avx2, "avx2_fma"};
 
 #undef FACEV3_AVX2
-
-inline bool cpu_has_avx2_fma() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 }  // namespace facev3
 #endif

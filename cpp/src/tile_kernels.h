@@ -147,11 +147,6 @@ __attribute__((target("avx512f"))) inline void cosine_tile_avx512(const float *c
 inline constexpr TileKernel kAvx2Tile{6, 16, cosine_tile_avx2, "avx2_fma"};
 inline constexpr TileKernel kAvx512Tile{12, 32, cosine_tile_avx512, "avx512f"};
 
-inline bool cpu_has_avx512f() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-
 }  // namespace facev3
 #endif
 

@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstring>
 
+#include "cpu_features.h"
+
 namespace facev3 {
 
 constexpr int kFracBits = 7;  // sub-pixel positions in 1/128 pixel
@@ -141,16 +143,6 @@ __attribute__((target("avx2"))) inline void warp_row_avx2(const RowWalk &w) {
             else std::memcpy(dst, &bytes, 3);
         }
     }
-}
-
-inline bool cpu_has_avx2() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
-
-inline bool cpu_has_sse41() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.1");
 }
 
 }  // namespace facev3
