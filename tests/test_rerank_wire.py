@@ -386,3 +386,24 @@ def test_the_matrix_is_a_float32_view_of_one_buffer_the_query_its_own_copy():
     others, query, ids, matrix = native.read_rerank_b64(body_with(), MAX)
     assert matrix.flags.c_contiguous and matrix.base is not None and query.base is None
     assert (others, ids, query.tolist(), matrix.tolist()) == (b"{}", [7], [1, 2, 3, 4], [[4, 3, 2, 1]])
+
+
+def test_any_contiguous_buffer_is_read_in_place():
+    body = body_with(top_k=2)
+    expected = native.read_rerank_b64(body, MAX)
+    for buffer in (bytearray(body), memoryview(body)):
+        others, query, ids, matrix = native.read_rerank_b64(buffer, MAX)
+        assert (others, ids, query.tolist(), matrix.tolist()) == (
+            expected[0],
+            expected[2],
+            expected[1].tolist(),
+            expected[3].tolist(),
+        )
+    with pytest.raises(native.InputError) as error:
+        native.read_rerank_b64(memoryview(body)[::2], MAX)
+    assert error.value.code == "bad_layout"
+
+
+def test_no_candidate_allowed_reads_nothing():
+    assert native.read_rerank_b64(body_with(), 0) is None
+    assert native.read_rerank_msgpack(packed(), 0) is None

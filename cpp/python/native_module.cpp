@@ -336,14 +336,22 @@ using WireReader = int (*)(const char *, size_t, float *, float *, size_t, wire_
 using OthersWriter = std::string (*)(std::string_view, const wire_span *, size_t);
 
 constexpr size_t kMaxOtherMembers = 16;
-constexpr size_t kSmallestCandidate = 21;  // bytes of {"id": 0, "embedding": <4 bytes>} in MessagePack
+static_assert(kMaxOtherMembers <= 0xffff, "msgpack_map writes a map 16 header");
+// A bound on the candidates a body holds: {"id": 0, "embedding": <4 bytes>} in MessagePack is 21
+// bytes, the smallest in either format.
+constexpr size_t kSmallestCandidate = 21;
 
 // The usual rerank body (rerank_wire.h) read in one pass: (others, query, ids, candidates), or
 // None when it is not the usual one or holds more than max_candidates candidates or
-// kMaxOtherMembers other members.
+// kMaxOtherMembers other members. The body is any buffer of bytes; the buffer export it holds
+// keeps a bytearray from being resized while the GIL is released.
 template <WireReader read_body, OthersWriter others_of>
-py::object read_rerank(const py::bytes &body, size_t max_candidates) {
-    const std::string_view text = body;
+py::object read_rerank(const py::buffer &body, size_t max_candidates) {
+    const py::buffer_info view = body.request();
+    if (view.ndim != 1 || view.itemsize != 1 || view.strides[0] != 1)
+        raise_input_error("bad_layout", "body must be contiguous bytes (bytes, bytearray or memoryview)");
+    if (max_candidates == 0) return py::none();
+    const std::string_view text(static_cast<const char *>(view.ptr), static_cast<size_t>(view.size));
     const size_t capacity = wire_max_floats(text.size());
     py::array_t<float> query(static_cast<py::ssize_t>(capacity)), rows(static_cast<py::ssize_t>(capacity));
     std::vector<wire_id> ids(std::min(max_candidates, text.size() / kSmallestCandidate + 1));
@@ -415,7 +423,8 @@ PYBIND11_MODULE(_native, m) {
           "other members}) read in one pass: (others, query, ids, candidates), others the body's other\n"
           "members as the JSON bytes of an object, unparsed; query (dim,) and candidates (n, dim) float32;\n"
           "ids str or int. None when the body is anything else (see rerank_wire.h) or has more than\n"
-          "max_candidates candidates: read it with a general parser. Duplicate ids are not checked.");
+          "max_candidates candidates: read it with a general parser. Duplicate ids are not checked.\n"
+          "body: bytes, bytearray or memoryview, not copied.");
     m.def("read_rerank_msgpack", &read_rerank<wire_read_rerank_msgpack, msgpack_map>, py::arg("body"),
           py::arg("max_candidates"),
           "read_rerank_b64 for the usual MessagePack body ({query, candidates: [{id, embedding}], other\n"

@@ -80,6 +80,7 @@ wire_rerank_body read_body(Format &r, const Outputs &o) {
             o.members[read.n_members++] = {start, r.offset() - start};
         }
     });
+    // No row (an empty candidates' array) leaves row_bytes 0, which no usual query has.
     if (!r.at_end() || !have_query || !have_candidates || query_bytes == 0 || query_bytes % 4 != 0 ||
         row_bytes != query_bytes)
         not_usual();

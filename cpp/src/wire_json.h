@@ -148,7 +148,7 @@ class JsonFormat {
         while (p_ != end_ && is_space(*p_)) ++p_;
     }
 
-    // The last group, "xy==" or "xyz=", and the closing quote after it: the bytes written.
+    // The last group, "xy==" or "xyz=", which the closing quote must follow: the bytes written.
     size_t padded_group(uint8_t *out, size_t room) {
         if (end_ - p_ < 5) not_usual();
         const uint8_t a = base64_value(p_[0]), b = base64_value(p_[1]), c = base64_value(p_[2]);

@@ -124,10 +124,15 @@ class MsgpackFormat {
         return static_cast<int64_t>(value);
     }
 
+    // Two's complement of `bytes` bytes, sign-extended.
     int64_t signed_integer(size_t bytes) {
         const uint64_t value = number(bytes);
-        const unsigned shift = static_cast<unsigned>(64 - 8 * bytes);  // sign-extend from the top bit read
-        return static_cast<int64_t>(value << shift) >> shift;
+        switch (bytes) {
+            case 1: return static_cast<int8_t>(value);
+            case 2: return static_cast<int16_t>(value);
+            case 4: return static_cast<int32_t>(value);
+            default: return static_cast<int64_t>(value);
+        }
     }
 
     // The count of a map (fixmap, map 16, map 32) or an array (fixarray, array 16, array 32).

@@ -88,7 +88,7 @@ static void test_base64_kernel(facev3::Base64Kernel kernel, const char *name, st
     for (size_t groups : {0, 1, 7, 8, 9, 16, 17, 33}) {
         std::string text(4 * groups, 'A');
         for (auto &c : text) c = alphabet[rng() % 64];
-        for (size_t at = 0; at < text.size(); at += 3) {
+        for (size_t at = 0; at < text.size(); ++at) {
             for (int byte = 0; byte < 256; ++byte) {
                 std::string changed = text;
                 changed[at] = static_cast<char>(byte);

@@ -53,10 +53,10 @@ def rerank(
     qe_alpha: float = 3.0,
 ) -> RerankResult: ...
 def read_rerank_b64(
-    body: bytes, max_candidates: int
+    body: bytes | bytearray | memoryview, max_candidates: int
 ) -> tuple[bytes, npt.NDArray[np.float32], list[str | int], npt.NDArray[np.float32]] | None: ...
 def read_rerank_msgpack(
-    body: bytes, max_candidates: int
+    body: bytes | bytearray | memoryview, max_candidates: int
 ) -> tuple[bytes, npt.NDArray[np.float32], list[str | int], npt.NDArray[np.float32]] | None: ...
 def merge_embeddings(
     embeddings: npt.NDArray[np.float32],

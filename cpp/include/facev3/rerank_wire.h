@@ -28,8 +28,8 @@
  *   - nothing follows the object.
  * Duplicate ids are not checked. On big-endian machines every body is WIRE_NOT_USUAL.
  *
- * Thread-safe, no state except the kernel chosen at load; nothing allocated. Outputs are written
- * as the body is read: on any status but WIRE_OK their contents are unspecified.
+ * Thread-safe, no state but the kernel chosen on first use; the outputs are the caller's memory,
+ * written as the body is read: on any status but WIRE_OK their contents are unspecified.
  */
 #ifndef FACEV3_RERANK_WIRE_H
 #define FACEV3_RERANK_WIRE_H
@@ -45,7 +45,8 @@ typedef enum wire_status {
     WIRE_OK = 0,
     WIRE_ERR_NULL_POINTER = 1, /* a required pointer is NULL */
     WIRE_NOT_USUAL = 2,        /* not the usual body, or not valid JSON (MessagePack): read it another way */
-    WIRE_ERR_CAPACITY = 3      /* more candidates, floats or members than the outputs hold */
+    WIRE_ERR_CAPACITY = 3      /* an output filled up before the body ended (the rest is unread: the
+                                  body may also be not usual) */
 } wire_status;
 
 /* Where a piece of the body lies: body[offset, offset + length). */

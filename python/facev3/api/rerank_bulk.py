@@ -32,8 +32,9 @@ def read_body(
     content_type: str, body: bytes | bytearray, max_candidates: int
 ) -> tuple[UsualRequest | None, dict | None]:
     """(a usual request read into buffers, None), or (None, a JSON body as a dict), or (None, None)
-    for the general parse to read. A request of more than max_candidates is left to the general
-    parse, which refuses it."""
+    for the general parse to read. The native readers leave a request of more than max_candidates
+    to the general parse, which refuses it; float lists come back whatever their count, for the
+    caller to check."""
     wire = request_format(content_type)
     if wire is JSON_FORMAT:
         return read_json(body, max_candidates)
@@ -65,7 +66,7 @@ def read_json(body: bytes | bytearray, max_candidates: int) -> tuple[UsualReques
 def _read_natively(reader, loads, body: bytes | bytearray, max_candidates: int) -> UsualRequest | None:
     """The native reader skips the other members (the options) unparsed: `loads` (orjson or
     ormsgpack) parses them, which also checks them."""
-    read = reader(bytes(body), max_candidates)
+    read = reader(body, max_candidates)
     if read is None:
         return None
     others, query, ids, rows = read
