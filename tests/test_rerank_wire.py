@@ -74,7 +74,7 @@ def assert_same(native_read, general_read):
 
 ids = st.one_of(
     st.integers(-(10**18) + 1, 10**18 - 1),
-    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\'), max_size=12),
+    st.text(st.characters(min_codepoint=0x20, exclude_categories=["Cs"], exclude_characters='"\\'), max_size=12),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
@@ -104,7 +104,9 @@ def usual_bodies(draw) -> bytes:
     return dump(members, rng)
 
 
-msgpack_ids = st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(st.characters(max_codepoint=0x7F), max_size=12))
+msgpack_ids = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+)
 msgpack_keys = st.text(st.characters(exclude_categories=["Cs"]), max_size=10).filter(
     lambda k: k not in ("query", "query_b64", "candidates")
 )
@@ -201,7 +203,9 @@ NOT_USUAL = {
     "an extra candidate member": body_with(candidates=[{**ONE, "score": 1}]),
     "a missing id": body_with(candidates=[{"embedding_b64": ONE["embedding_b64"]}]),
     "float rows": body_with(candidates=[{"id": 7, "embedding": [1, 2, 3, 4]}]),
-    "a non-ASCII id": body_with(candidates=[{**ONE, "id": "é"}]),
+    "an id not UTF-8": body_with(candidates=[{**ONE, "id": "é"}]).replace("é".encode(), b"\xe9"),
+    "an encoded surrogate in an id": body_with(candidates=[{**ONE, "id": "é"}]).replace("é".encode(), b"\xed\xa0\x80"),
+    "a control character in an id": body_with(candidates=[{**ONE, "id": "a"}]).replace(b'"a"', b'"a\x01"'),
     "an escaped id": body_with(candidates=[{**ONE, "id": 'a"b'}]),
     "a float id": body_with(candidates=[{**ONE, "id": 7.0}]),
     "an exponent id": body_with().replace(b'"id":7', b'"id":7e0'),
@@ -274,7 +278,7 @@ NOT_USUAL_MSGPACK = {
     "a missing id": packed(candidates=[{"embedding": VECTOR}]),
     "a float id": packed(candidates=[{"id": 7.0, "embedding": VECTOR}]),
     "a boolean id": packed(candidates=[{"id": True, "embedding": VECTOR}]),
-    "a non-ASCII id": packed(candidates=[{"id": "é", "embedding": VECTOR}]),
+    "an id not UTF-8": packed(candidates=[{"id": "é", "embedding": VECTOR}]).replace("é".encode(), b"\xe9\x00"),
     "a binary id": packed(candidates=[{"id": b"7", "embedding": VECTOR}]),
     "an id past int64": packed(candidates=[{"id": 2**63, "embedding": VECTOR}]),
     "a base64 row": packed(candidates=[{"id": 7, "embedding_b64": b64([1, 2, 3, 4])}]),
@@ -407,3 +411,13 @@ def test_any_contiguous_buffer_is_read_in_place():
 def test_no_candidate_allowed_reads_nothing():
     assert native.read_rerank_b64(body_with(), 0) is None
     assert native.read_rerank_msgpack(packed(), 0) is None
+
+
+def test_ids_in_any_script_are_read_natively():
+    names = ["José", "张伟", "Ærøskøbing 😀", "\x7f"]
+    json_body = body_with(candidates=[{"id": n, "embedding_b64": ONE["embedding_b64"]} for n in names])
+    msgpack_body = packed(candidates=[{"id": n, "embedding": VECTOR} for n in names])
+    assert native.read_rerank_b64(json_body, MAX)[2] == names
+    assert native.read_rerank_msgpack(msgpack_body, MAX)[2] == names
+    assert_same(read_by_native(json_body), read_by_general(json_body))
+    assert_same(read_by_native(msgpack_body, MSGPACK), read_by_general(msgpack_body, MSGPACK))

@@ -368,8 +368,18 @@ py::object read_rerank(const py::buffer &body, size_t max_candidates) {
     py::list id_list(read.n_candidates);
     for (size_t i = 0; i < read.n_candidates; ++i) {
         const wire_id &id = ids[i];
-        id_list[i] = id.is_string ? py::object(py::str(text.data() + id.text.offset, id.text.length))
-                                  : py::object(py::int_(id.integer));
+        if (!id.is_string) {
+            id_list[i] = py::int_(id.integer);
+            continue;
+        }
+        // Strict UTF-8, as orjson and ormsgpack read strings: no surrogates, no overlong forms.
+        PyObject *string = PyUnicode_DecodeUTF8(text.data() + id.text.offset,
+                                                static_cast<py::ssize_t>(id.text.length), "strict");
+        if (string == nullptr) {
+            PyErr_Clear();
+            return py::none();
+        }
+        id_list[i] = py::reinterpret_steal<py::object>(string);
     }
     const auto n = static_cast<py::ssize_t>(read.n_candidates), dim = static_cast<py::ssize_t>(read.dim);
     py::array_t<float> query_vector(dim);

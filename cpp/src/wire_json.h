@@ -72,7 +72,8 @@ class JsonFormat {
         const char *start = p_;
         if (p_ != end_ && *p_ == '"') {
             start = ++p_;
-            while (p_ != end_ && *p_ >= 0x20 && *p_ <= 0x7E && *p_ != '"' && *p_ != '\\') ++p_;
+            // No escape and no control character; other bytes are UTF-8 for the caller to check.
+            while (p_ != end_ && static_cast<uint8_t>(*p_) >= 0x20 && *p_ != '"' && *p_ != '\\') ++p_;
             if (p_ == end_ || *p_ != '"') not_usual();
             id.is_string = 1;
         } else {

@@ -49,14 +49,12 @@ class MsgpackFormat {
         return length;
     }
 
-    // A str of ASCII characters, or an integer that fits int64.
+    // A str (UTF-8 for the caller to check), or an integer that fits int64.
     wire_id id() {
         wire_id id{};
         const uint8_t *start = p_;
         if (is_str(*peek())) {
             const std::string_view text = str();
-            for (const char c : text)
-                if (static_cast<uint8_t>(c) >= 0x80) not_usual();
             id.is_string = 1;
             id.text = {static_cast<size_t>(reinterpret_cast<const uint8_t *>(text.data()) - body_), text.size()};
             return id;

@@ -20,8 +20,9 @@
  *   - every vector has the same whole number of float32 values, at least one. JSON base64 is the
  *     standard alphabet in groups of 4, the last padded with "=" or "==" when needed (trailing
  *     bits ignored), nothing else; MessagePack vectors are bin 8, 16 or 32;
- *   - an id is a string of ASCII characters (in JSON printable, without backslash: 0x20-0x7E but
- *     '"' and '\'), or an integer that fits int64 (in JSON -?(0|[1-9][0-9]*), at most 18 digits);
+ *   - an id is a string (in JSON without escapes or control characters), or an integer that fits
+ *     int64 (in JSON -?(0|[1-9][0-9]*), at most 18 digits). A string id is not checked for UTF-8:
+ *     the caller must check it, as a parser would;
  *   - any other top-level member is skipped (JSON: by matching its brackets and strings;
  *     MessagePack: by its lengths and counts) and reported as its span in the body, key and value,
  *     unparsed: the caller must parse and check those;
